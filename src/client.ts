@@ -1,0 +1,112 @@
+/**
+ * createFetch: validates options once, builds the pipeline once, and per call prepares the request
+ * (policy, buffered body, one call signal) and sends it through the layers. The one place the
+ * pipeline is composed.
+ */
+import { DEFAULTS } from './defaults.js';
+import { createEmitter } from './diagnostics.js';
+import { HostRegistry } from './host-state.js';
+import { prepareRequest, type PrepareContext, type RequestInitWithPolicy } from './layers/buffer-body.js';
+import { createBreakerLayer } from './layers/breaker.js';
+import { createHedgeLayer } from './layers/hedge.js';
+import { compose, type Attempt, type HostCounters, type LayerContext } from './layers/layer.js';
+import { createRetryLayer } from './layers/retry.js';
+import { createTimeoutLayer } from './layers/timeout.js';
+import { createInjectedTransport, createUndiciTransport } from './layers/transport.js';
+import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from './options.js';
+import { createPolicyResolver } from './resolve-policy.js';
+import { validateOptions } from './validate.js';
+
+/** Per-host counters and layer state, as plain JSON. */
+export type FetchStats = { hosts: Record<string, HostCounters & Record<string, unknown>> };
+
+/** What `createFetch` returns: fetch's signature, plus `stats()` and `close()`. */
+export type ResilientFetch = {
+  (input: string | URL | Request, init?: ResilientRequestInit): Promise<Response>;
+  /** Per-host counters and breaker states, a plain JSON object. */
+  stats(): FetchStats;
+  /** Closes breakers' timers and the connection pool. Calls made afterwards reject. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+};
+
+const newCounters = (): HostCounters => ({ calls: 0, attempts: 0, retries: 0, failures: 0 });
+
+const totalTimeoutError = (ms: number) =>
+  new DOMException(`The operation was aborted due to timeout (total ${ms} ms)`, 'TimeoutError');
+
+/** Creates a resilient `fetch`. Throws a TypeError or RangeError naming the field for invalid options. */
+export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => {
+  const valid = validateOptions(options);
+  const maxHosts = valid.maxHosts ?? DEFAULTS.maxHosts;
+  const resolve = createPolicyResolver(valid, maxHosts);
+  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
+  const closers: Array<() => void | Promise<void>> = [];
+  const context: LayerContext = {
+    emit: createEmitter(valid.onEvent),
+    counters: new HostRegistry(maxHosts, newCounters),
+    maxHosts,
+    describe: (describer) => void describers.push(describer),
+    onClose: (closer) => void closers.push(closer),
+  };
+  const transport = valid.fetch ? createInjectedTransport(valid.fetch) : createUndiciTransport();
+  const send = compose(
+    createRetryLayer(context),
+    createHedgeLayer(context),
+    createBreakerLayer(context),
+    createTimeoutLayer(context),
+  )(transport.send);
+
+  let closed: Promise<void> | undefined;
+
+  async function resilientFetch(input: string | URL | Request, init: ResilientRequestInit | undefined = undefined) {
+    if (closed) throw new TypeError('resilient-fetch: this client is closed');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const prepare: PrepareContext = {
+      resolve,
+      signal: (caller, policy: ResolvedPolicy) => {
+        const total = policy.timeout.total;
+        if (total === false) return { signal: caller ?? new AbortController().signal, deadline: Infinity };
+        const controller = new AbortController();
+        timer = setTimeout(() => controller.abort(totalTimeoutError(total)), total);
+        return {
+          signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal,
+          deadline: performance.now() + total,
+        };
+      },
+    };
+    let origin: string | undefined;
+    try {
+      const request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, prepare);
+      request.signal.throwIfAborted();
+      origin = request.url.origin;
+      context.counters.get(origin).calls++;
+      const attempt: Attempt = { request, url: request.url, signal: request.signal, number: 0, branch: 0 };
+      return await send(attempt);
+    } catch (error) {
+      if (origin !== undefined) context.counters.get(origin).failures++;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      await Promise.allSettled(closers.map((closer) => closer()));
+      await transport.close();
+    })();
+    return closed;
+  };
+
+  const stats = (): FetchStats => {
+    const hosts: FetchStats['hosts'] = {};
+    for (const [origin, counters] of context.counters.entries()) {
+      hosts[origin] = { ...counters };
+      for (const describer of describers) Object.assign(hosts[origin], describer(origin));
+    }
+    return { hosts };
+  };
+
+  return Object.assign(resilientFetch, { stats, close, [Symbol.asyncDispose]: close }) as ResilientFetch;
+};

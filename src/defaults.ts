@@ -1,0 +1,86 @@
+/**
+ * The one place defaults live. Each value has its reason (the anchor it follows) beside it;
+ * README's defaults table is checked against this object by a test.
+ */
+
+const deepFreeze = <T>(value: T): T => {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+};
+
+export const DEFAULTS = deepFreeze({
+  retry: {
+    /** ky and got: 2; Polly/.NET: 3; undici RetryAgent: 5. Two retries catch most blips. */
+    limit: 2,
+    /** RFC 9110 idempotent methods. POST/PATCH only with an Idempotency-Key header. */
+    methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'],
+    /** ky/got's list: timeout, throttled, and the gateway family. */
+    statusCodes: [408, 429, 500, 502, 503, 504],
+    /** Failures of the connection, not of the server's logic (undici and Node codes). */
+    errorCodes: [
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'ECONNABORTED',
+      'EPIPE',
+      'ETIMEDOUT',
+      'ENETUNREACH',
+      'EHOSTUNREACH',
+      'EAI_AGAIN',
+      'UND_ERR_SOCKET',
+      'UND_ERR_CONNECT_TIMEOUT',
+      'UND_ERR_HEADERS_TIMEOUT',
+      'UND_ERR_CLOSED',
+    ],
+    /** AWS "Exponential Backoff and Jitter": full jitter; Envoy 25 ms base; ky 300 ms. */
+    backoff: { base: 100, max: 5_000, factor: 2, jitter: 'full' },
+    /** got gives up above its cap, ky clamps; 30 s fits inside the default total timeout. */
+    maxRetryAfter: 30_000,
+    /** SRE book: per-client retries <= 10 %; Finagle RetryBudget (10 s window, floor per second). */
+    budget: { ratio: 0.1, minPerSecond: 5, window: 10_000 },
+  },
+  /** Off unless set: hedging multiplies traffic and only fits idempotent reads. */
+  hedge: false,
+  hedgeWhenOn: {
+    /** Finagle BackupRequestFilter / Tail at Scale: hedge at the host's own p95. */
+    delay: { percentile: 95, min: 5, max: 1_000 },
+    /** gRPC hedgingPolicy allows several; one extra request buys most of the gain. */
+    maxHedges: 1,
+    /** Only safe, idempotent reads. */
+    methods: ['GET', 'HEAD'],
+    /** At most 10 % extra requests per host. */
+    budget: 0.1,
+  },
+  breaker: {
+    /** opossum's default threshold. */
+    errorThresholdPercentage: 50,
+    /** opossum's 0 opens on the first failure; 20 calls make a percentage meaningful. */
+    volumeThreshold: 20,
+    /** opossum 30 s, .NET 5 s: 10 s lets a restarting instance come back. */
+    resetTimeout: 10_000,
+    /** opossum's default rolling window. */
+    rollingCountTimeout: 10_000,
+    rollingCountBuckets: 10,
+    /** The server-side failure family; 4xx are the caller's problem, not the host's. */
+    failureStatusCodes: [500, 502, 503, 504],
+  },
+  /** .NET standard resilience handler: 10 s per attempt, 30 s in all. */
+  timeout: { attempt: 10_000, total: 30_000 },
+  /** Off by default: it rejects requests locally, which a caller must opt into. */
+  throttle: false,
+  throttleWhenOn: {
+    /** SRE book: K = 2. */
+    k: 2,
+    /** SRE book: two minutes of history; one minute reacts faster. */
+    window: 60_000,
+  },
+  /** gRPC commits once its retry buffer overflows; 1 MiB covers JSON APIs. */
+  maxBufferBytes: 1_048_576,
+  upstreams: [] as string[],
+  /** Bound on per-host state (breakers, budgets, latency windows). */
+  maxHosts: 1_000,
+} as const);
+
+export type Defaults = typeof DEFAULTS;

@@ -1,0 +1,69 @@
+/**
+ * Events: given to `onEvent` and published on `node:diagnostics_channel` channels named
+ * `resilient-fetch:<type>`. No event carries header values or bodies.
+ */
+import diagnostics from 'node:diagnostics_channel';
+
+type Base<T extends string> = { readonly type: T; /** `scheme://host:port` the attempt went to. */ readonly host: string };
+
+export type RetryEvent = Base<'retry'> & {
+  /** The attempt that failed, 1-based. The next one has `http.request.resend_count` = `attempt`. */
+  readonly attempt: number;
+  /** Milliseconds slept before the next attempt. */
+  readonly delay: number;
+  /** `status 503`, an error code such as `ECONNRESET`, or `attempt timeout`. */
+  readonly reason: string;
+};
+export type GiveUpEvent = Base<'give-up'> & { readonly attempt: number; readonly reason: string; readonly why: string };
+export type HedgeEvent = Base<'hedge'> & { readonly branch: number; readonly after: number };
+export type HedgeWinEvent = Base<'hedge-win'> & { readonly branch: number; readonly elapsed: number };
+export type BreakerEvent = Base<'breaker'> & {
+  readonly from: 'closed' | 'open' | 'half-open';
+  readonly to: 'closed' | 'open' | 'half-open';
+};
+export type BudgetExhaustedEvent = Base<'budget-exhausted'> & { readonly kind: 'retry' | 'hedge' };
+export type FallbackEvent = Base<'fallback'> & { readonly reason: string };
+export type ThrottleEvent = Base<'throttle'> & { readonly probability: number };
+export type PushbackEvent = Base<'pushback'> & { readonly until: number; readonly status: number };
+
+export type ResilientEvent =
+  | RetryEvent
+  | GiveUpEvent
+  | HedgeEvent
+  | HedgeWinEvent
+  | BreakerEvent
+  | BudgetExhaustedEvent
+  | FallbackEvent
+  | ThrottleEvent
+  | PushbackEvent;
+
+export type EventType = ResilientEvent['type'];
+
+/** Channel name for an event type: `resilient-fetch:retry`, `resilient-fetch:breaker`, ... */
+export const channelName = (type: EventType): string => `resilient-fetch:${type}`;
+
+const channels = new Map<string, diagnostics.Channel>();
+const channelFor = (type: EventType): diagnostics.Channel => {
+  let channel = channels.get(type);
+  if (!channel) {
+    channel = diagnostics.channel(channelName(type));
+    channels.set(type, channel);
+  }
+  return channel;
+};
+
+export type Emit = (event: ResilientEvent) => void;
+
+/** Builds the client's emitter: `onEvent` first, then the diagnostics channel if anyone listens. */
+export const createEmitter = (onEvent?: (event: ResilientEvent) => void): Emit => (event) => {
+  if (onEvent) {
+    try {
+      onEvent(event);
+    } catch (error) {
+      // A throwing listener must not break the call it observes.
+      process.emitWarning(`resilient-fetch: onEvent threw: ${String(error)}`);
+    }
+  }
+  const channel = channelFor(event.type);
+  if (channel.hasSubscribers) channel.publish(event);
+};

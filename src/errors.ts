@@ -1,0 +1,59 @@
+/**
+ * Our own failures. Network failures stay fetch's `TypeError`, aborts stay `signal.reason`;
+ * these classes are only for what fetch has no word for.
+ */
+
+const BRAND = Symbol.for('resilient-fetch.error');
+
+/** Base class of every error resilient-fetch creates itself. */
+export class ResilientFetchError extends Error {
+  /** A stable machine-readable code, such as `ERR_CIRCUIT_OPEN`. */
+  readonly code: string;
+  /** Host (`host[:port]`) the call was for, without credentials. */
+  readonly host: string;
+
+  constructor(message: string, code: string, host: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ResilientFetchError';
+    this.code = code;
+    this.host = host;
+    Object.defineProperty(this, BRAND, { value: code });
+  }
+}
+
+/** The host's circuit breaker is open: the call was not sent. */
+export class CircuitOpenError extends ResilientFetchError {
+  /** Milliseconds until the breaker lets a half-open probe through. */
+  readonly retryAfter: number;
+
+  constructor(host: string, retryAfter: number, options?: { cause?: unknown }) {
+    super(`Circuit for ${host} is open; next probe in ${Math.max(0, Math.round(retryAfter))} ms`, 'ERR_CIRCUIT_OPEN', host, options);
+    this.name = 'CircuitOpenError';
+    this.retryAfter = Math.max(0, retryAfter);
+  }
+}
+
+/** Adaptive throttling rejected the call locally, before the network. */
+export class ThrottledError extends ResilientFetchError {
+  /** Probability with which calls to this host are being rejected now (0..1). */
+  readonly probability: number;
+
+  constructor(host: string, probability: number) {
+    super(`Call to ${host} throttled locally (rejecting ${(probability * 100).toFixed(1)} % of calls)`, 'ERR_THROTTLED', host);
+    this.name = 'ThrottledError';
+    this.probability = probability;
+  }
+}
+
+const hasCode = (error: unknown, code: string): boolean =>
+  typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === code;
+
+/** True for a `CircuitOpenError` from any copy of this package. */
+export const isCircuitOpenError = (error: unknown): error is CircuitOpenError => hasCode(error, 'ERR_CIRCUIT_OPEN');
+
+/** True for a `ThrottledError` from any copy of this package. */
+export const isThrottledError = (error: unknown): error is ThrottledError => hasCode(error, 'ERR_THROTTLED');
+
+/** True for any error created by resilient-fetch. */
+export const isResilientFetchError = (error: unknown): error is ResilientFetchError =>
+  typeof error === 'object' && error !== null && BRAND in error;

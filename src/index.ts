@@ -1,0 +1,16 @@
+export { createFetch } from './client.js';
+export type { FetchStats, ResilientFetch } from './client.js';
+export { install } from './install.js';
+export type { Restore } from './install.js';
+export { DEFAULTS } from './defaults.js';
+export {
+  CircuitOpenError,
+  ResilientFetchError,
+  ThrottledError,
+  isCircuitOpenError,
+  isResilientFetchError,
+  isThrottledError,
+} from './errors.js';
+export { channelName } from './diagnostics.js';
+export type * from './diagnostics.js';
+export type * from './options.js';

@@ -1,0 +1,189 @@
+/**
+ * prepare: turns fetch's `(input, init)` into one immutable `PreparedRequest`. The body is read
+ * once into bytes; a body larger than `maxBufferBytes` is kept as a stream that replays what was
+ * already read and then the rest, and is sent exactly once.
+ */
+import type { Policy, ResolvedPolicy } from '../options.js';
+import type { PreparedRequest } from './layer.js';
+
+/** `RequestInit` fields handed to the transport unchanged. */
+const PASS_THROUGH = [
+  'redirect',
+  'credentials',
+  'cache',
+  'integrity',
+  'keepalive',
+  'mode',
+  'referrer',
+  'referrerPolicy',
+  'priority',
+  'dispatcher',
+] as const;
+
+/** Fetch upper-cases these, and only these (Fetch standard, "normalize a method"). */
+const NORMALISED = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+const normaliseMethod = (method: string): string => {
+  const upper = method.toUpperCase();
+  return NORMALISED.has(upper) ? upper : method;
+};
+
+const headerPairs = (headers: Headers): Array<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = [];
+  headers.forEach((value, name) => {
+    if (name === 'set-cookie') return; // never sent by a client; Headers joins it anyway
+    pairs.push([name, value]);
+  });
+  return pairs;
+};
+
+type Body = { bytes: Uint8Array<ArrayBuffer> | null; stream: ReadableStream<Uint8Array> | null };
+
+/** Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest. */
+const readBody = async (stream: ReadableStream<Uint8Array>, max: number, signal: AbortSignal): Promise<Body> => {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await readChunks(reader, chunks, max, signal);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+};
+
+const readChunks = async (
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  chunks: Uint8Array[],
+  max: number,
+  signal: AbortSignal,
+): Promise<Body> => {
+  let total = 0;
+  for (;;) {
+    signal.throwIfAborted();
+    const { done, value } = await reader.read();
+    signal.throwIfAborted();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+    if (total > max) return { bytes: null, stream: replayThenRest(chunks, reader) };
+  }
+  if (chunks.length === 1) return { bytes: chunks[0] as Uint8Array<ArrayBuffer>, stream: null };
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { bytes, stream: null };
+};
+
+const replayThenRest = (
+  head: Uint8Array[],
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): ReadableStream<Uint8Array> =>
+  new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = head.shift();
+      if (next) {
+        controller.enqueue(next);
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+
+const encoder = new TextEncoder();
+
+/** Bodies we can turn into bytes without building a `Request`: the common JSON/text/bytes cases. */
+const quickBody = (body: unknown): { bytes: Uint8Array<ArrayBuffer>; type?: string } | undefined => {
+  if (typeof body === 'string') return { bytes: encoder.encode(body) as Uint8Array<ArrayBuffer>, type: 'text/plain;charset=UTF-8' };
+  // Copy: the caller may reuse its buffer once fetch has returned, as fetch allows.
+  if (body instanceof Uint8Array) return { bytes: body.slice() as Uint8Array<ArrayBuffer> };
+  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body.slice(0)) };
+  return undefined;
+};
+
+export type RequestInitWithPolicy = RequestInit & { policy?: Policy; dispatcher?: unknown };
+
+export type PrepareContext = {
+  resolve(url: URL, override?: Policy): ResolvedPolicy;
+  /** Builds the call's signal from the caller's and the total timeout; see client.ts. */
+  signal(caller: AbortSignal | null | undefined, policy: ResolvedPolicy): { signal: AbortSignal; deadline: number };
+};
+
+/** Normalises a fetch call. Rejects as fetch would (a `TypeError`) for an invalid URL, method or header. */
+export const prepareRequest = async (
+  input: string | URL | Request,
+  init: RequestInitWithPolicy | undefined,
+  context: PrepareContext,
+): Promise<PreparedRequest> => {
+  const isRequest = input instanceof Request;
+  const passThrough: Record<string, unknown> = {};
+  let url: URL;
+  let method: string;
+  let headers: Headers | undefined;
+  let body: Body = { bytes: null, stream: null };
+  let callerSignal: AbortSignal | null | undefined = init?.signal;
+  let source: ReadableStream<Uint8Array> | null = null;
+  let quick: ReturnType<typeof quickBody>;
+
+  if (!isRequest && (init?.body === undefined || init.body === null || (quick = quickBody(init.body)))) {
+    url = new URL(input);
+    if (url.username || url.password) {
+      throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${url.origin}`);
+    }
+    method = normaliseMethod(init?.method ?? 'GET');
+    if (init?.headers !== undefined) headers = new Headers(init.headers);
+    if (quick) {
+      if ((method === 'GET' || method === 'HEAD') && quick) {
+        throw new TypeError('Request with GET/HEAD method cannot have body.');
+      }
+      body = { bytes: quick.bytes, stream: null };
+      if (quick.type && !headers?.has('content-type')) (headers ??= new Headers()).set('content-type', quick.type);
+    }
+    if (init) for (const key of PASS_THROUGH) if (init[key as keyof RequestInit] !== undefined) passThrough[key] = init[key as keyof RequestInit];
+  } else {
+    // Everything else goes through the global Request, which applies fetch's own rules
+    // (content-type of FormData, URLSearchParams and Blob bodies; Request + init merging).
+    const { policy: _policy, signal, dispatcher, ...rest } = init ?? {};
+    const request = new Request(input, rest);
+    if (isRequest) callerSignal = signal ?? input.signal;
+    url = new URL(request.url);
+    method = request.method;
+    headers = request.headers;
+    source = request.body;
+    for (const key of PASS_THROUGH) {
+      if (key === 'dispatcher') continue;
+      const value = (request as unknown as Record<string, unknown>)[key];
+      if (value !== undefined) passThrough[key] = value;
+    }
+    if (dispatcher !== undefined) passThrough.dispatcher = dispatcher;
+  }
+
+  const policy = context.resolve(url, init?.policy);
+  const { signal, deadline } = context.signal(callerSignal, policy);
+  if (source) body = await readBody(source, policy.maxBufferBytes, signal);
+  else if (body.bytes && body.bytes.byteLength > policy.maxBufferBytes) {
+    const bytes = body.bytes;
+    body = { bytes: null, stream: new Blob([bytes]).stream() };
+  }
+  if (body.stream) passThrough.duplex = 'half';
+
+  return Object.freeze({
+    url,
+    method,
+    headers: headers ? headerPairs(headers) : [],
+    body: body.bytes,
+    stream: body.stream,
+    replayable: body.stream === null,
+    init: Object.freeze(passThrough),
+    policy,
+    signal,
+    deadline,
+  });
+};

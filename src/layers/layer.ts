@@ -1,0 +1,79 @@
+/**
+ * The layer contract (undici's interceptor shape): a layer takes the next `Send` and returns its own.
+ * `compose(a, b, c)(send)` is `a(b(c(send)))`: `a` sees the call first.
+ */
+import type { Emit } from '../diagnostics.js';
+import type { HostRegistry } from '../host-state.js';
+import type { ResolvedPolicy } from '../options.js';
+
+/** One request as the caller described it, normalised once and never changed. */
+export interface PreparedRequest {
+  /** The caller's URL. Attempts may go elsewhere (`upstreams`); see `Attempt.url`. */
+  readonly url: URL;
+  /** As fetch normalises it: standard methods upper-cased, others as given. */
+  readonly method: string;
+  /** Header pairs in order, names lower-cased, `content-type` of the body included. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** The body's bytes, read once; `null` when there is no body or it was too large (see `stream`). */
+  readonly body: Uint8Array<ArrayBuffer> | null;
+  /** A body larger than `maxBufferBytes`: sent once, as a stream, never replayed. */
+  readonly stream: ReadableStream<Uint8Array> | null;
+  /** False when the body cannot be sent twice: such a call is neither retried nor hedged. */
+  readonly replayable: boolean;
+  /** Other `RequestInit` fields passed to the transport as given (`redirect`, `dispatcher`, ...). */
+  readonly init: Readonly<Record<string, unknown>>;
+  readonly policy: ResolvedPolicy;
+  /** Aborts on the caller's abort (with its reason) and on the total timeout (`TimeoutError`). */
+  readonly signal: AbortSignal;
+  /** `performance.now()` by which the call must have its response headers (Infinity: none). */
+  readonly deadline: number;
+}
+
+/** One send of a request: the first try, a retry, or a hedge. */
+export interface Attempt {
+  readonly request: PreparedRequest;
+  /** Where this attempt goes (the caller's URL, or the same path on an upstream). */
+  readonly url: URL;
+  /** Aborts this attempt only (and everything `request.signal` aborts). */
+  readonly signal: AbortSignal;
+  /** 0 for the first attempt: OpenTelemetry's `http.request.resend_count`. */
+  readonly number: number;
+  /** Hedge branch: 0 for the primary. */
+  readonly branch: number;
+}
+
+export type Send = (attempt: Attempt) => Promise<Response>;
+export type Layer = (next: Send) => Send;
+
+/** Per-host counters, shared by the layers; `stats()` reports them. */
+export interface HostCounters {
+  /** Calls whose first attempt went to this origin. */
+  calls: number;
+  /** Requests sent (first attempts, retries and hedges). */
+  attempts: number;
+  retries: number;
+  /** Calls that ended in a rejection (network error, timeout, open breaker). */
+  failures: number;
+  [extra: string]: number;
+}
+
+/** What the client gives each layer factory. */
+export interface LayerContext {
+  readonly emit: Emit;
+  readonly counters: HostRegistry<HostCounters>;
+  readonly maxHosts: number;
+  /** Adds a host's extra facts to `stats()` (breaker state, budget left, ...). */
+  describe(describer: (origin: string) => Record<string, unknown> | undefined): void;
+  /** Runs on `close()`. */
+  onClose(closer: () => void | Promise<void>): void;
+}
+
+/** Folds layers into one `Send`; rejects anything that is not a function. */
+export const compose =
+  (...layers: Layer[]) =>
+  (send: Send): Send => {
+    layers.forEach((layer, index) => {
+      if (typeof layer !== 'function') throw new TypeError(`compose: layer ${index} is not a function`);
+    });
+    return layers.reduceRight<Send>((next, layer) => layer(next), send);
+  };

@@ -1,0 +1,141 @@
+/**
+ * Retry layer on p-retry. p-retry runs the loop, counts retries and stops on the caller's abort;
+ * the decision (idempotency, statuses, error codes, Retry-After, deadline, `shouldRetry`) and the
+ * jittered, abortable sleep are ours, made in p-retry's `shouldRetry` hook. Outcomes travel through
+ * p-retry wrapped in `Outcome`, so p-retry's own TypeError heuristics never see them and the caller
+ * only ever gets the original Response or error.
+ */
+import pRetry from 'p-retry';
+import { backoffDelay } from '../backoff.js';
+import { BEFORE_SEND_CODES, errorCodes } from '../classify.js';
+import { isResilientFetchError } from '../errors.js';
+import { delay, discard } from '../internal/delay.js';
+import type { ResolvedRetry } from '../options.js';
+import { parseRetryAfter } from '../retry-after.js';
+import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
+import { isAttemptTimeout } from './timeout.js';
+
+/** Why an outcome is (not) retried; `undefined` when it is. */
+type Verdict = { retryable: true; reason: string } | { retryable: false; reason: string };
+
+/** An attempt's result on its way through p-retry. Never reaches the caller. */
+class Outcome extends Error {
+  constructor(
+    readonly attempt: Attempt,
+    readonly verdict: Verdict,
+    readonly response?: Response,
+    readonly error?: unknown,
+  ) {
+    super(verdict.reason);
+  }
+}
+
+const methodAllowed = (request: PreparedRequest, retry: ResolvedRetry): boolean =>
+  retry.methods.has(request.method.toUpperCase()) ||
+  request.headers.some(([name]) => name === 'idempotency-key');
+
+/** The built-in decision for a response. */
+export const judgeResponse = (request: PreparedRequest, retry: ResolvedRetry, response: Response): Verdict => {
+  const reason = `status ${response.status}`;
+  if (!retry.statusCodes.has(response.status)) return { retryable: false, reason };
+  if (!methodAllowed(request, retry)) return { retryable: false, reason: `${reason}, ${request.method} not idempotent` };
+  return { retryable: true, reason };
+};
+
+/** The built-in decision for an error. */
+export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error: unknown): Verdict => {
+  if (isAttemptTimeout(error)) {
+    return methodAllowed(request, retry)
+      ? { retryable: true, reason: 'attempt timeout' }
+      : { retryable: false, reason: `attempt timeout, ${request.method} not idempotent` };
+  }
+  // Our own failures (an open breaker, throttling) are not retried on the same origin.
+  if (isResilientFetchError(error)) return { retryable: false, reason: error.code };
+  const codes = errorCodes(error);
+  const code = codes.find((c) => retry.errorCodes.has(c));
+  if (code === undefined) return { retryable: false, reason: codes[0] ?? String((error as Error)?.name ?? error) };
+  if (methodAllowed(request, retry) || BEFORE_SEND_CODES.has(code)) return { retryable: true, reason: code };
+  return { retryable: false, reason: `${code}, ${request.method} not idempotent` };
+};
+
+export const createRetryLayer =
+  (context: LayerContext): Layer =>
+  (next) =>
+  async (first) => {
+    const { request } = first;
+    const retry = request.policy.retry;
+    if (!retry || retry.limit === 0 || !request.replayable) return next(first);
+
+    const origin = first.url.origin;
+    let previousDelay = 0;
+
+    const run = async (attemptNumber: number): Promise<Response> => {
+      const attempt: Attempt = attemptNumber === 1 ? first : { ...first, number: attemptNumber - 1 };
+      let response: Response;
+      try {
+        response = await next(attempt);
+      } catch (error) {
+        if (request.signal.aborted) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
+        throw new Outcome(attempt, judgeError(request, retry, error), undefined, error);
+      }
+      const verdict = judgeResponse(request, retry, response);
+      // A `shouldRetry` hook gets a say on every non-2xx response, not only the retryable ones.
+      if (verdict.retryable || (retry.shouldRetry && !response.ok)) throw new Outcome(attempt, verdict, response);
+      return response;
+    };
+
+    /** Decides, and when retrying, sleeps. Resolves false to hand the last outcome to the caller. */
+    const shouldRetry = async ({ error }: { error: Error }): Promise<boolean> => {
+      const outcome = error as Outcome;
+      let retryable = outcome.verdict.retryable;
+      if (outcome.verdict.reason === 'aborted') return false;
+      if (retry.shouldRetry) {
+        const said = await retry.shouldRetry({
+          url: outcome.attempt.url.href,
+          method: request.method,
+          attempt: outcome.attempt.number + 1,
+          retryable,
+          ...(outcome.response && { response: outcome.response }),
+          ...(outcome.error !== undefined && { error: outcome.error }),
+        });
+        if (said !== undefined) retryable = said;
+      }
+      if (!retryable) return false;
+
+      const retryNumber = outcome.attempt.number + 1;
+      let wait = backoffDelay(retry.backoff, retryNumber, previousDelay);
+      const retryAfter = parseRetryAfter(outcome.response?.headers.get('retry-after'));
+      if (retryAfter !== undefined) {
+        if (retryAfter > retry.maxRetryAfter) return giveUp(outcome, `Retry-After ${retryAfter} ms > maxRetryAfter`);
+        wait = retryAfter;
+      }
+      if (performance.now() + wait >= request.deadline) return giveUp(outcome, 'total timeout would pass during back-off');
+
+      previousDelay = wait;
+      if (outcome.response) discard(outcome.response);
+      context.counters.get(origin).retries++;
+      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
+      if (wait > 0) await delay(wait, request.signal);
+      return true;
+    };
+
+    const giveUp = (outcome: Outcome, why: string): false => {
+      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, reason: outcome.verdict.reason, why });
+      return false;
+    };
+
+    try {
+      return await pRetry(run, {
+        retries: retry.limit,
+        minTimeout: 0,
+        maxTimeout: 0,
+        factor: 1,
+        signal: request.signal,
+        shouldRetry,
+      });
+    } catch (error) {
+      if (!(error instanceof Outcome)) throw error; // the caller's abort or total timeout: signal.reason
+      if (error.response) return error.response;
+      throw error.error;
+    }
+  };

@@ -1,0 +1,202 @@
+/**
+ * Public option types. Every field is optional; `false` switches a layer off.
+ * Defaults live in `defaults.ts`; merging and validation in `resolve-policy.ts`.
+ */
+import type { ResilientEvent } from './diagnostics.js';
+
+/** A function with the WHATWG `fetch` signature, used as the transport when given. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** Jitter applied to the exponential back-off. See AWS "Exponential Backoff and Jitter". */
+export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
+
+/** Exponential back-off settings. */
+export type BackoffOptions = {
+  /** First retry's ceiling, in milliseconds. @default 100 */
+  base?: number;
+  /** Largest delay between two attempts, in milliseconds. @default 5000 */
+  max?: number;
+  /** Growth factor per retry. @default 2 */
+  factor?: number;
+  /** How the delay is randomised. @default 'full' */
+  jitter?: Jitter;
+};
+
+/**
+ * A back-off as a function of the retry number (1 for the first retry), returning milliseconds.
+ * @example backoff: (retry) => 50 * retry
+ */
+export type BackoffFunction = (retry: number) => number;
+
+/** What `shouldRetry` is told about a failed attempt. */
+export type RetryContext = {
+  /** The request's URL, as sent (credentials removed). */
+  readonly url: string;
+  /** The request's method, upper case. */
+  readonly method: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** The response of the failed attempt, when it got one. Do not read its body. */
+  readonly response?: Response;
+  /** The error of the failed attempt, when it had no response. */
+  readonly error?: unknown;
+  /** What the built-in rules decided. */
+  readonly retryable: boolean;
+};
+
+/** Retry budget: retries allowed per host as a share of calls over a sliding window. */
+export type RetryBudgetOptions = {
+  /** Retries allowed as a share of first attempts in the window (0..1). @default 0.1 */
+  ratio?: number;
+  /** Retries always allowed per second, whatever the ratio. @default 5 */
+  minPerSecond?: number;
+  /** Sliding window length, in milliseconds. @default 10000 */
+  window?: number;
+};
+
+export type RetryOptions = {
+  /** Retries after the first attempt (so `limit: 2` sends at most 3 requests). @default 2 */
+  limit?: number;
+  /** Methods retried without an `Idempotency-Key`. @default ['GET','HEAD','OPTIONS','PUT','DELETE','TRACE'] */
+  methods?: readonly string[];
+  /** Response statuses that are retried. @default [408, 429, 500, 502, 503, 504] */
+  statusCodes?: readonly number[];
+  /** Network error codes (looked up through nested `cause`) that are retried. */
+  errorCodes?: readonly string[];
+  /** Back-off between attempts: settings for exponential back-off, or a function. */
+  backoff?: BackoffOptions | BackoffFunction;
+  /** Longest `Retry-After` honoured, in milliseconds; a longer one returns the response at once. @default 30000 */
+  maxRetryAfter?: number;
+  /** Retry budget per host, or `false` for none. */
+  budget?: RetryBudgetOptions | false;
+  /**
+   * Overrides the built-in decision: `true` retries, `false` does not, `undefined` keeps the decision.
+   * Called only while retries are left.
+   * @example shouldRetry: ({ response }) => response?.status === 409 ? true : undefined
+   */
+  shouldRetry?: (context: RetryContext) => boolean | undefined | Promise<boolean | undefined>;
+};
+
+/** Adaptive hedge delay learned from the host's own latencies. */
+export type AdaptiveDelay = {
+  /** Latency percentile after which a hedge is sent (0..100). @default 95 */
+  percentile?: number;
+  /** Lower clamp, in milliseconds. @default 5 */
+  min?: number;
+  /** Upper clamp, and the delay used until enough samples exist, in milliseconds. @default 1000 */
+  max?: number;
+};
+
+export type HedgeOptions = {
+  /** Milliseconds to wait before a hedge, or `'auto'` / {@link AdaptiveDelay}. @default 'auto' */
+  delay?: number | 'auto' | AdaptiveDelay;
+  /** Extra requests at most per attempt. @default 1 */
+  maxHedges?: number;
+  /** Methods that may be hedged. @default ['GET', 'HEAD'] */
+  methods?: readonly string[];
+  /** Hedges allowed as a share of calls per host (0..1), or `false` for no limit. @default 0.1 */
+  budget?: number | false;
+};
+
+export type BreakerOptions = {
+  /** Error percentage in the rolling window that opens the breaker. @default 50 */
+  errorThresholdPercentage?: number;
+  /** Calls in the rolling window before the breaker may open. @default 20 */
+  volumeThreshold?: number;
+  /** Milliseconds the breaker stays open before a half-open probe. @default 10000 */
+  resetTimeout?: number;
+  /** Length of the rolling statistics window, in milliseconds. @default 10000 */
+  rollingCountTimeout?: number;
+  /** Buckets in the rolling window. @default 10 */
+  rollingCountBuckets?: number;
+  /** Statuses counted as failures. @default [500, 502, 503, 504] */
+  failureStatusCodes?: readonly number[];
+  /**
+   * Answer given while the breaker is open, instead of rejecting with `CircuitOpenError`.
+   * @example fallback: () => new Response('[]', { status: 200 })
+   */
+  fallback?: (request: Request, error: Error) => Response | Promise<Response>;
+};
+
+export type TimeoutOptions = {
+  /** Milliseconds one attempt may take until its response headers, or `false`. @default 10000 */
+  attempt?: number | false;
+  /** Milliseconds the whole call may take until response headers, back-offs included, or `false`. @default 30000 */
+  total?: number | false;
+};
+
+/** Adaptive client-side throttling (Google SRE book, "Handling Overload"). */
+export type ThrottleOptions = {
+  /** Multiplier K in max(0, (requests − K·accepts) / (requests + 1)). @default 2 */
+  k?: number;
+  /** Window the counts are kept over, in milliseconds. @default 60000 */
+  window?: number;
+};
+
+/** A resilience policy, for every host (`defaults`), one host pattern, or one request. */
+export type Policy = {
+  retry?: RetryOptions | false;
+  hedge?: HedgeOptions | false;
+  breaker?: BreakerOptions | false;
+  timeout?: TimeoutOptions | false;
+  throttle?: ThrottleOptions | false;
+  /** Largest request body kept in memory for replay, in bytes. @default 1048576 */
+  maxBufferBytes?: number;
+  /** Origins that serve this host; retries and hedges go to the next healthy one. */
+  upstreams?: readonly string[];
+};
+
+export type ResilientFetchOptions = {
+  /** Transport to use instead of the built-in undici one (msw, a test double, an instrumented fetch). */
+  fetch?: FetchLike;
+  /** Policy for every host. */
+  defaults?: Policy;
+  /** Policies per host pattern: `'api.example.com'`, `'host:8080'`, `'*.internal'`. Most specific wins. */
+  hosts?: Readonly<Record<string, Policy>>;
+  /** Receives retry, hedge, breaker and budget events. Must not throw. */
+  onEvent?: (event: ResilientEvent) => void;
+  /** Hosts whose state (breakers, budgets, latencies, counters) is kept; least recently used is evicted. @default 1000 */
+  maxHosts?: number;
+};
+
+/** `RequestInit` with a per-request policy override and Node's `dispatcher` extension. */
+export type ResilientRequestInit = RequestInit & {
+  policy?: Policy;
+  dispatcher?: unknown;
+};
+
+// ---- Resolved twins (every field present) -------------------------------------------------------
+
+export type ResolvedBackoff = Required<BackoffOptions> | BackoffFunction;
+export type ResolvedRetryBudget = Required<RetryBudgetOptions>;
+export type ResolvedRetry = {
+  readonly limit: number;
+  readonly methods: ReadonlySet<string>;
+  readonly statusCodes: ReadonlySet<number>;
+  readonly errorCodes: ReadonlySet<string>;
+  readonly backoff: ResolvedBackoff;
+  readonly maxRetryAfter: number;
+  readonly budget: ResolvedRetryBudget | false;
+  readonly shouldRetry: RetryOptions['shouldRetry'] | undefined;
+};
+export type ResolvedHedge = {
+  readonly delay: number | Required<AdaptiveDelay>;
+  readonly maxHedges: number;
+  readonly methods: ReadonlySet<string>;
+  readonly budget: number | false;
+};
+export type ResolvedBreaker = Required<Omit<BreakerOptions, 'fallback' | 'failureStatusCodes'>> & {
+  readonly failureStatusCodes: ReadonlySet<number>;
+  readonly fallback: BreakerOptions['fallback'] | undefined;
+};
+export type ResolvedTimeout = { readonly attempt: number | false; readonly total: number | false };
+export type ResolvedThrottle = Required<ThrottleOptions>;
+export type ResolvedPolicy = {
+  readonly retry: ResolvedRetry | false;
+  readonly hedge: ResolvedHedge | false;
+  readonly breaker: ResolvedBreaker | false;
+  readonly timeout: ResolvedTimeout;
+  readonly throttle: ResolvedThrottle | false;
+  readonly maxBufferBytes: number;
+  readonly upstreams: readonly string[];
+};

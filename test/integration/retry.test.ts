@@ -1,0 +1,282 @@
+import { describe, expect, onTestFinished } from 'vitest';
+import { createFetch } from '../../src/index.js';
+import type { ResilientEvent } from '../../src/index.js';
+import type { ResilientFetchOptions } from '../../src/options.js';
+import { refusedPort, sleep, test } from '../support/server.js';
+
+const client = (options: ResilientFetchOptions = {}) => {
+  const fetch = createFetch({ defaults: { retry: { backoff: { base: 1, max: 5 } } }, ...options });
+  onTestFinished(() => fetch.close());
+  return fetch;
+};
+
+const failTwiceThen200 = (status = 503) => (_req: unknown, res: import('node:http').ServerResponse, _d: unknown, i: number) => {
+  if (i < 2) {
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(`fail ${i}`);
+  } else res.end('ok');
+};
+
+describe('retry against a real server', () => {
+  test('503, 503, 200: one call, three deliveries, 200 returned', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const res = await client()(server.url);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('ok');
+    expect(server.deliveries).toHaveLength(3);
+  });
+
+  test('POST with Idempotency-Key is retried with three byte-identical deliveries', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const body = JSON.stringify({ order: 42, items: ['a', 'b'] });
+    const res = await client()(server.url, { method: 'POST', body, headers: { 'Idempotency-Key': 'k-1' } });
+    expect(res.status).toBe(200);
+    expect(server.deliveries).toHaveLength(3);
+    expect(new Set(server.deliveries.map((d) => d.sha256)).size).toBe(1);
+    expect(server.deliveries[0]?.body.toString()).toBe(body);
+  });
+
+  test('POST without Idempotency-Key: one delivery, the 503 returned with its body', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const res = await client()(server.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('fail 0');
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('the method list can opt POST in', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const fetch = client({ defaults: { retry: { methods: ['GET', 'POST'], backoff: { base: 1, max: 5 } } } });
+    const res = await fetch(server.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(200);
+    expect(server.deliveries).toHaveLength(3);
+  });
+
+  test('retries exhausted: the last response comes back with its body intact', async ({ server }) => {
+    server.handle((_req, res, _d, i) => {
+      res.writeHead(502);
+      res.end(`bad gateway ${i}`);
+    });
+    const res = await client()(server.url);
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe('bad gateway 2');
+    expect(server.deliveries).toHaveLength(3);
+  });
+
+  test.for([400, 401, 403, 404, 409, 422])('status %i is never retried', async (status, { server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(status);
+      res.end('no');
+    });
+    const res = await client()(server.url);
+    expect(res.status).toBe(status);
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('429 with Retry-After: 1 waits about a second, then succeeds', async ({ server }) => {
+    server.handle((_req, res, _d, i) => {
+      if (i === 0) {
+        res.writeHead(429, { 'retry-after': '1' });
+        res.end();
+      } else res.end('ok');
+    });
+    const events: ResilientEvent[] = [];
+    const started = performance.now();
+    const res = await client({ onEvent: (e) => events.push(e) })(server.url);
+    expect(res.status).toBe(200);
+    expect(server.deliveries).toHaveLength(2);
+    expect(events.find((e) => e.type === 'retry')).toMatchObject({ delay: 1000, reason: 'status 429' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  test('Retry-After as an HTTP date is honoured', async ({ server }) => {
+    server.handle((_req, res, _d, i) => {
+      if (i === 0) {
+        res.writeHead(503, { 'retry-after': new Date(Date.now() + 2_000).toUTCString() });
+        res.end();
+      } else res.end('ok');
+    });
+    const events: ResilientEvent[] = [];
+    const res = await client({ onEvent: (e) => events.push(e) })(server.url);
+    expect(res.status).toBe(200);
+    const retry = events.find((e) => e.type === 'retry');
+    // toUTCString drops milliseconds, so the wait is 1..2 s.
+    expect(retry && 'delay' in retry && retry.delay).toBeGreaterThan(900);
+  });
+
+  test('Retry-After: 3600 above maxRetryAfter returns the 503 at once', async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(503, { 'retry-after': '3600' });
+      res.end('later');
+    });
+    const fetch = client({ defaults: { retry: { maxRetryAfter: 5_000 } } });
+    const res = await fetch(server.url);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('later');
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('a socket reset before the response is retried', async ({ server }) => {
+    server.handle((req, res, _d, i) => {
+      if (i === 0) req.socket.destroy();
+      else res.end('ok');
+    });
+    const res = await client()(server.url);
+    expect(await res.text()).toBe('ok');
+    expect(server.deliveries).toHaveLength(2);
+  });
+
+  test('a reset is not retried for POST without a key, and rejects with fetch TypeError', async ({ server }) => {
+    server.handle((req) => void req.socket.destroy());
+    const error = await client()(server.url, { method: 'POST', body: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as TypeError).cause).toMatchObject({ code: 'UND_ERR_SOCKET' });
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('connection refused is retried for any method, then rejects with the last TypeError', async () => {
+    const port = await refusedPort();
+    const events: ResilientEvent[] = [];
+    const error = await client({ onEvent: (e) => events.push(e) })(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      body: 'x',
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(events.filter((e) => e.type === 'retry').map((e) => 'reason' in e && e.reason)).toEqual([
+      'ECONNREFUSED',
+      'ECONNREFUSED',
+    ]);
+  });
+
+  test('an attempt timeout is retried; the next attempt answers', async ({ server }) => {
+    server.handle(async (_req, res, _d, i) => {
+      if (i === 0) await sleep(2_000);
+      res.end(`ok ${i}`);
+    });
+    const res = await client({ defaults: { timeout: { attempt: 200 }, retry: { backoff: { base: 1, max: 5 } } } })(server.url);
+    expect(await res.text()).toBe('ok 1');
+    expect(server.deliveries[0]?.closedEarly).toBe(true);
+  });
+
+  test('attempt timeouts on every attempt reject with a TimeoutError DOMException', async ({ server }) => {
+    server.handle(async (_req, res) => {
+      await sleep(1_000);
+      res.end();
+    });
+    const fetch = client({ defaults: { timeout: { attempt: 50 }, retry: { limit: 1, backoff: { base: 1, max: 5 } } } });
+    const error = await fetch(server.url).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(server.deliveries).toHaveLength(2);
+  });
+
+  test('the total timeout rejects with a TimeoutError DOMException and stops retrying', async ({ server }) => {
+    server.handle(async (_req, res) => {
+      await sleep(2_000);
+      res.end();
+    });
+    const fetch = client({ defaults: { timeout: { attempt: 5_000, total: 300 } } });
+    const error = await fetch(server.url).catch((e: unknown) => e);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('an abort during a 10 s back-off rejects at once with the signal reason', async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    const fetch = client({ defaults: { retry: { backoff: () => 10_000 } } });
+    const controller = new AbortController();
+    const reason = new Error('user gave up');
+    const events: string[] = [];
+    const call = fetch(server.url, { signal: controller.signal }).catch((e: unknown) => e);
+    while (server.deliveries.length === 0) await sleep(5);
+    await sleep(20); // now inside the back-off
+    const abortedAt = performance.now();
+    controller.abort(reason);
+    const error = await call;
+    events.push('settled');
+    expect(error).toBe(reason);
+    // Generous bound for a noisy machine; the back-off was 10 s.
+    expect(performance.now() - abortedAt).toBeLessThan(1_000);
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('an already aborted signal rejects without a delivery', async ({ server }) => {
+    const reason = new Error('before');
+    const error = await client()(server.url, { signal: AbortSignal.abort(reason) }).catch((e: unknown) => e);
+    expect(error).toBe(reason);
+    expect(server.deliveries).toHaveLength(0);
+  });
+
+  test('retry: false sends once', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const res = await client({ defaults: { retry: false } })(server.url);
+    expect(res.status).toBe(503);
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('a per-request policy overrides the host policy', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const res = await client()(server.url, { policy: { retry: { limit: 0 } } });
+    expect(res.status).toBe(503);
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('host patterns choose the policy: exact host:port beats the defaults', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const fetch = client({ hosts: { [`127.0.0.1:${server.port}`]: { retry: false } } });
+    expect((await fetch(server.url)).status).toBe(503);
+    expect(server.deliveries).toHaveLength(1);
+  });
+
+  test('shouldRetry can force a retry of a 409 and veto one of a 503', async ({ server }) => {
+    server.handle((_req, res, _d, i) => {
+      res.writeHead(i === 0 ? 409 : i === 1 ? 503 : 200);
+      res.end();
+    });
+    const fetch = client({
+      defaults: {
+        retry: {
+          backoff: { base: 1, max: 5 },
+          shouldRetry: ({ response }) => (response?.status === 409 ? true : response?.status === 503 ? false : undefined),
+        },
+      },
+    });
+    expect((await fetch(server.url)).status).toBe(503);
+    expect(server.deliveries).toHaveLength(2);
+  });
+
+  test('a custom backoff function is used between attempts', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const events: ResilientEvent[] = [];
+    await client({ defaults: { retry: { backoff: (n) => n * 7 } }, onEvent: (e) => events.push(e) })(server.url);
+    expect(events.filter((e) => e.type === 'retry').map((e) => 'delay' in e && e.delay)).toEqual([7, 14]);
+  });
+
+  test('stats count calls, attempts and retries per origin', async ({ server }) => {
+    server.handle(failTwiceThen200());
+    const fetch = client();
+    await fetch(server.url);
+    expect(fetch.stats().hosts[server.origin]).toMatchObject({ calls: 1, attempts: 3, retries: 2, failures: 0 });
+  });
+
+  test('many calls sharing one AbortSignal leave no listeners behind', async ({ server }) => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    onTestFinished(() => void process.off('warning', onWarning));
+    const fetch = client();
+    const controller = new AbortController();
+    for (let i = 0; i < 50; i++) await (await fetch(server.url, { signal: controller.signal })).text();
+    await sleep(10);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
+  test('calls after close() reject', async ({ server }) => {
+    const fetch = createFetch();
+    await fetch.close();
+    await expect(fetch(server.url)).rejects.toThrow(/closed/);
+  });
+});

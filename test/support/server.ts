@@ -1,0 +1,105 @@
+/**
+ * Real `node:http` servers on 127.0.0.1 (port 0) for integration tests. Each delivery is recorded
+ * with its method, headers and a SHA-256 of its body, so tests can count and compare deliveries.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test as base } from 'vitest';
+
+export type Delivery = {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly sha256: string;
+  /** Set when the client closed the request before the response was finished. */
+  closedEarly: boolean;
+};
+
+export type Handler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  delivery: Delivery,
+  index: number,
+) => void | Promise<void>;
+
+export type TestServer = {
+  readonly url: string;
+  readonly origin: string;
+  readonly port: number;
+  readonly deliveries: Delivery[];
+  /** Replaces the handler; `index` counts deliveries from 0. */
+  handle(handler: Handler): void;
+  close(): Promise<void>;
+};
+
+export const startServer = async (handler?: Handler, port = 0): Promise<TestServer> => {
+  let current: Handler = handler ?? ((_req, res) => void res.end('ok'));
+  const deliveries: Delivery[] = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      return; // the client went away mid-upload
+    }
+    const body = Buffer.concat(chunks);
+    const delivery: Delivery = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      closedEarly: false,
+    };
+    res.on('close', () => {
+      if (!res.writableFinished) delivery.closedEarly = true;
+    });
+    const index = deliveries.push(delivery) - 1;
+    try {
+      await current(req, res, delivery, index);
+    } catch {
+      res.destroy();
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const actual = (server.address() as AddressInfo).port;
+  const origin = `http://127.0.0.1:${actual}`;
+  return {
+    url: `${origin}/`,
+    origin,
+    port: actual,
+    deliveries,
+    handle: (next) => {
+      current = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+/** A port that refuses connections: bound, then closed. */
+export const refusedPort = async (): Promise<number> => {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+};
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** vitest fixture: `server` is started per test and closed (connections included) on teardown. */
+export const test = base.extend<{ server: TestServer }>({
+  // eslint-disable-next-line no-empty-pattern
+  server: async ({}, use) => {
+    const server = await startServer();
+    await use(server);
+    await server.close();
+  },
+});
