@@ -11,8 +11,10 @@ import { createBreakerLayer } from './layers/breaker.js';
 import { createHedgeLayer } from './layers/hedge.js';
 import { compose, type Attempt, type HostCounters, type LayerContext } from './layers/layer.js';
 import { createRetryLayer } from './layers/retry.js';
+import { createThrottleLayer } from './layers/throttle.js';
 import { createTimeoutLayer } from './layers/timeout.js';
 import { createInjectedTransport, createUndiciTransport } from './layers/transport.js';
+import { createUpstreamLayer } from './layers/upstream.js';
 import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from './options.js';
 import { createPolicyResolver } from './resolve-policy.js';
 import { validateOptions } from './validate.js';
@@ -50,9 +52,12 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     onClose: (closer) => void closers.push(closer),
   };
   const transport = valid.fetch ? createInjectedTransport(valid.fetch) : createUndiciTransport();
+  // retry → hedge → upstream (which origin) → throttle → breaker (per origin) → attempt timeout → transport
   const send = compose(
     createRetryLayer(context),
     createHedgeLayer(context),
+    createUpstreamLayer(context),
+    createThrottleLayer(context),
     createBreakerLayer(context),
     createTimeoutLayer(context),
   )(transport.send);
