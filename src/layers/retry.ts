@@ -131,8 +131,19 @@ export const createRetryLayer =
       return false;
     };
 
+    // Fast path: most first attempts succeed, and need none of p-retry's machinery. A failed first
+    // attempt enters the p-retry loop as its attempt 1 (replayed, not re-sent).
+    let firstOutcome: Outcome;
     try {
-      return await pRetry(run, {
+      return await run(1);
+    } catch (error) {
+      if (!(error instanceof Outcome)) throw error;
+      firstOutcome = error;
+    }
+    const loop = (attemptNumber: number) => (attemptNumber === 1 ? Promise.reject(firstOutcome) : run(attemptNumber));
+
+    try {
+      return await pRetry(loop, {
         retries: retry.limit,
         minTimeout: 0,
         maxTimeout: 0,
