@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import CircuitBreaker from 'opossum';
 import { describe, expect, onTestFinished, vi } from 'vitest';
 import { CircuitOpenError, createFetch, isCircuitOpenError } from '../../src/index.js';
@@ -217,4 +222,31 @@ describe('circuit breaker against a real server', () => {
     await fetch.close();
     expect(shutdown).toHaveBeenCalledTimes(total);
   }, 120_000);
+
+  test('an open breaker does not keep the process alive (its timers are unref\'d)', async ({ server }) => {
+    server.handle(always(503));
+    const dir = await mkdtemp(path.join(tmpdir(), 'rf-breaker-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const script = path.join(dir, 'open-breaker.mts');
+    const entry = pathToFileURL(path.resolve('src/index.js')).href;
+    await writeFile(
+      script,
+      [
+        `import { createFetch, isCircuitOpenError } from ${JSON.stringify(entry)};`,
+        `const url = process.argv[2];`,
+        `const fetch = createFetch({ defaults: { retry: false, breaker: { volumeThreshold: 2, resetTimeout: 600_000 } } });`,
+        `for (let i = 0; i < 2; i++) await (await fetch(url)).arrayBuffer();`,
+        `const error = await fetch(url).catch((e) => e);`,
+        `console.log(isCircuitOpenError(error), fetch.stats().hosts[new URL(url).origin].breaker.state);`,
+        `// no fetch.close(): the process must still exit on its own`,
+      ].join('\n'),
+    );
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', script, server.url], { timeout: 60_000 }, (_error, out) =>
+        resolve({ code: child.exitCode, stdout: out }),
+      );
+    });
+    expect(stdout.trim()).toBe('true open');
+    expect(code).toBe(0);
+  }, 90_000);
 });
