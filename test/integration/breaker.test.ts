@@ -221,7 +221,7 @@ describe('circuit breaker against a real server', () => {
     expect(shutdown).toHaveBeenCalledTimes(total - 100);
     await fetch.close();
     expect(shutdown).toHaveBeenCalledTimes(total);
-  }, 120_000);
+  }, 300_000);
 
   test('an open breaker does not keep the process alive (its timers are unref\'d)', async ({ server }) => {
     server.handle(always(503));
