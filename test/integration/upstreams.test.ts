@@ -9,7 +9,7 @@ import { CircuitOpenError, createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetch } from '../../src/client.js';
 import type { Policy } from '../../src/options.js';
-import { type Handler, sleep, startServer, type TestServer } from '../support/server.js';
+import { type Handler, refusedPort, sleep, startServer, type TestServer } from '../support/server.js';
 
 const SERVICE = 'http://orders.test:8080';
 
@@ -133,5 +133,21 @@ describe('upstreams: failover across instances', () => {
     expect((error as CircuitOpenError).host).toBe('orders.test:8080');
     expect((error as CircuitOpenError).retryAfter).toBeGreaterThan(0);
     expect(a.deliveries.length + b.deliveries.length).toBe(sent);
+  });
+
+  test('a POST refused by a dead instance fails over and is delivered exactly once', async () => {
+    const live = await startServer(answer('live'));
+    onTestFinished(() => live.close());
+    const dead = `http://127.0.0.1:${await refusedPort()}`;
+    const fetch = createFetch({
+      defaults: { retry: { backoff: { base: 1, max: 5 }, budget: false }, breaker: { volumeThreshold: 1_000 } },
+      hosts: { 'orders.test:8080': { upstreams: [dead, live.origin] } },
+    });
+    onTestFinished(() => fetch.close());
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${SERVICE}/orders`, { method: 'POST', body: `order ${i}` });
+      expect(await res.text()).toBe('live');
+    }
+    expect(live.deliveries.map((d) => d.body.toString())).toEqual(['order 0', 'order 1', 'order 2', 'order 3', 'order 4', 'order 5']);
   });
 });
