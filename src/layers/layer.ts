@@ -59,8 +59,18 @@ export interface HostCounters {
   [extra: string]: number;
 }
 
+/** What the breaker layer tells the layers above it about an origin's breaker. */
+export interface BreakerView {
+  /** True when the origin's breaker would reject a call now (open, or half-open with its probe out). */
+  isOpen(origin: string): boolean;
+  /** Milliseconds until the origin's breaker lets a probe through; 0 when it would let a call through now. */
+  retryAfter(origin: string): number;
+}
+
 /** What the client gives each layer factory. */
 export interface LayerContext {
+  /** Set by the breaker layer when it is built; read at call time (the upstream layer skips open origins). */
+  breakers?: BreakerView;
   readonly emit: Emit;
   readonly counters: HostRegistry<HostCounters>;
   readonly maxHosts: number;
