@@ -51,6 +51,7 @@ const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal =
       policy: freezePolicy(policy),
       signal,
       deadline: Infinity,
+      callerSignal: false,
     },
     url: parsed,
     signal,

@@ -33,6 +33,7 @@ const callFor = (url: string, policy: Policy = { upstreams: UPSTREAMS }) => {
       policy: freezePolicy(policy),
       signal,
       deadline: Infinity,
+      callerSignal: false,
     },
     url: parsed,
     signal,
