@@ -38,8 +38,14 @@ export const DEFAULTS = deepFreeze({
     backoff: { base: 100, max: 5_000, factor: 2, jitter: 'full' },
     /** got gives up above its cap, ky clamps; 30 s fits inside the default total timeout. */
     maxRetryAfter: 30_000,
-    /** SRE book: per-client retries <= 10 %; Finagle RetryBudget (10 s window, floor per second). */
-    budget: { ratio: 0.1, minPerSecond: 5, window: 10_000 },
+    /**
+     * SRE book: per-client retries <= 10 %; Finagle RetryBudget (10 s window, floor per second).
+     * Floor 1/s, not Finagle's 10 or the first proposal's 5: amplification is at most
+     * 1 + ratio + minPerSecond / (calls per second), so 1/s keeps a 503 storm under 1.25 requests per
+     * call for any host called 7+ times a second (5/s needed 33+); its reserve of 10 per window is
+     * gRPC's retryThrottling maxTokens, enough for a quiet host's occasional blip.
+     */
+    budget: { ratio: 0.1, minPerSecond: 1, window: 10_000 },
   },
   /** Off unless set: hedging multiplies traffic and only fits idempotent reads. */
   hedge: false,

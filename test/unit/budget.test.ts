@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RatioBudget, SlidingSum } from '../../src/budget.js';
+import { createFetch } from '../../src/client.js';
 import { DEFAULTS } from '../../src/defaults.js';
+import type { ResilientFetchOptions } from '../../src/options.js';
 
 /** A hand-driven clock: budgets read it, tests move it. */
 const clock = (start = 0) => {
@@ -96,8 +98,24 @@ describe('RatioBudget', () => {
       time.advance(5); // 1,000 calls in 5 s
     }
     expect(requests / 1_000).toBeLessThanOrEqual(1.25);
-    expect(requests).toBe(1_000 + 50 + 100); // the reserve, plus 10 % of the calls
+    expect(requests).toBe(1_000 + 10 + 100); // the reserve, plus 10 % of the calls
   });
+
+  it.for([1_000, 100, 16, 8])(
+    'default budget: a 1,000-call outage at %i calls per second stays at or under 1.25 requests per call',
+    (rate) => {
+      const time = clock();
+      const budget = new RatioBudget(DEFAULTS.retry.budget, time.now);
+      let requests = 0;
+      for (let call = 0; call < 1_000; call++) {
+        budget.deposit();
+        requests++;
+        for (let retry = 0; retry < 3 && budget.tryWithdraw(); retry++) requests++;
+        time.advance(1_000 / rate);
+      }
+      expect(requests / 1_000).toBeLessThanOrEqual(1.25);
+    },
+  );
 
   it('extra requests never exceed ratio·calls + reserve·(⌈T/window⌉ + 1), whatever the timing', () => {
     fc.assert(
@@ -124,5 +142,20 @@ describe('RatioBudget', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('budget and throttle options are checked at createFetch time', () => {
+  it.for([
+    [{ defaults: { retry: { budget: { ratio: 2 } } } }, RangeError, 'defaults.retry.budget.ratio must be a number >= 0 and <= 1, got 2'],
+    [{ defaults: { retry: { budget: { window: 0 } } } }, RangeError, 'defaults.retry.budget.window must be a number > 0, got 0'],
+    [{ defaults: { retry: { budget: { minPerSecond: -1 } } } }, RangeError, 'defaults.retry.budget.minPerSecond must be a number >= 0, got -1'],
+    [{ defaults: { retry: { budget: true } } }, TypeError, 'defaults.retry.budget must be an object or false, got true'],
+    [{ hosts: { 'a.com': { throttle: { k: 0 } } } }, RangeError, 'hosts["a.com"].throttle.k must be a number >= 1, got 0'],
+    [{ defaults: { throttle: { window: -5 } } }, RangeError, 'defaults.throttle.window must be a number > 0, got -5'],
+    [{ defaults: { throttle: { kk: 1 } } }, TypeError, 'defaults.throttle.kk is not a known option'],
+  ] as Array<[unknown, ErrorConstructor, string]>)('%o throws naming the field', ([options, Kind, message]) => {
+    expect(() => createFetch(options as ResilientFetchOptions)).toThrow(Kind);
+    expect(() => createFetch(options as ResilientFetchOptions)).toThrow(message);
   });
 });
