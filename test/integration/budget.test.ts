@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, onTestFinished } from 'vitest';
 import { createFetch, isCircuitOpenError, isThrottledError } from '../../src/index.js';
@@ -82,6 +83,10 @@ describe('retry budget against a server that answers 503 to everything', () => {
   test('when the server is healthy again, retries are available again within the window', async ({ server }) => {
     const window = 2_000;
     const events: ResilientEvent[] = [];
+    const published: unknown[] = [];
+    const onPublish = (message: unknown) => void published.push(message);
+    diagnostics.subscribe('resilient-fetch:budget-exhausted', onPublish);
+    onTestFinished(() => void diagnostics.unsubscribe('resilient-fetch:budget-exhausted', onPublish));
     const fetch = client({
       defaults: { retry: { limit: 3, backoff: { base: 1, max: 5 }, budget: { ratio: 0.1, minPerSecond: 1, window } }, breaker: false },
       onEvent: (e) => events.push(e),
@@ -110,7 +115,9 @@ describe('retry budget against a server that answers 503 to everything', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok');
     expect(server.deliveries.filter((d) => d.url === '/late')).toHaveLength(2);
-    expect(events.filter((e) => e.type === 'budget-exhausted').length).toBeGreaterThan(0);
+    const refusals = events.filter((e) => e.type === 'budget-exhausted');
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(published).toEqual(refusals); // the same events on node:diagnostics_channel
   });
 });
 

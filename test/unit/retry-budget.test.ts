@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResilientEvent } from '../../src/diagnostics.js';
+import { ThrottledError } from '../../src/errors.js';
 import { HostRegistry } from '../../src/host-state.js';
 import type { Attempt, HostCounters, LayerContext, PreparedRequest, Send } from '../../src/layers/layer.js';
 import { createRetryLayer } from '../../src/layers/retry.js';
@@ -105,6 +106,19 @@ describe('retry budget in the retry layer', () => {
     const res = await call(failing.send, A, policy);
     expect(res.status).toBe(200);
     expect(stats(A)).toMatchObject({ retryBudget: { calls: 11, spent: 1 } });
+  });
+
+  it('a ThrottledError is not retried and spends nothing', async () => {
+    const { call, stats } = harness();
+    let sends = 0;
+    const send: Send = async (attempt) => {
+      sends++;
+      throw new ThrottledError(attempt.url.host, 0.9);
+    };
+    const error = await call(send, A, { retry: { limit: 3, backoff: () => 0 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect(sends).toBe(1);
+    expect(stats(A)).toMatchObject({ retryBudget: { calls: 1, spent: 0 } });
   });
 });
 

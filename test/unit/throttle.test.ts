@@ -116,6 +116,16 @@ describe('throttle layer', () => {
     expect(stats()).toMatchObject({ throttle: { requests: 0, accepts: 0, rejected: 0 } });
   });
 
+  it('keeps its counts per origin', async () => {
+    const { layer, attempt } = harness(() => 0); // every draw below p rejects
+    const send = layer(respond(503));
+    await send(attempt());
+    await expect(send(attempt())).rejects.toBeInstanceOf(ThrottledError);
+    const other = attempt();
+    const url = new URL('http://127.0.0.1:10/x');
+    expect((await send({ ...other, url })).status).toBe(503); // a fresh origin starts at p = 0
+  });
+
   it('is a pass-through when throttle is off, and keeps no state', async () => {
     const next = vi.fn(respond(503));
     const { layer, attempt, stats } = harness(() => 0, { throttle: false });
