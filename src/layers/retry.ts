@@ -146,7 +146,6 @@ export const createRetryLayer = (context: LayerContext): Layer => {
         if (retryAfter > retry.maxRetryAfter) return giveUp(outcome, `Retry-After ${retryAfter} ms > maxRetryAfter`);
         wait = retryAfter;
       }
-      const backoff = wait;
       wait = Math.max(wait, pushback.remaining(origin));
       if (performance.now() + wait >= request.deadline) return giveUp(outcome, 'total timeout would pass during back-off');
       if (budget && !budget.tryWithdraw()) {
@@ -154,11 +153,11 @@ export const createRetryLayer = (context: LayerContext): Layer => {
         return giveUp(outcome, 'retry budget exhausted');
       }
 
-      previousDelay = backoff;
+      previousDelay = wait;
       if (outcome.response) discard(outcome.response);
       context.counters.get(origin).retries++;
       context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
-      if (wait > 0) await delay(Math.ceil(wait), request.signal);
+      if (wait > 0) await delay(wait, request.signal);
       // Another call may have extended the pause while this one slept. The total timeout still
       // applies: it aborts the signal, and the sleep rejects with its reason.
       for (let check = 0, rest = pushback.remaining(origin); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
