@@ -81,6 +81,13 @@ export const DEFAULTS = deepFreeze({
     k: 2,
     /** SRE book: two minutes of history; one minute reacts faster. */
     window: 60_000,
+    /**
+     * The formula alone nears 1 in an outage, and then recovers only as fast as accepts can double
+     * per window (a 30 s outage at 100 calls/s stays throttled ~5 min after the host is back, with a
+     * 60 s window); 0.9 lets 10 % through and recovers in ~100 s. Envoy's admission control has the
+     * same cap (max_rejection_probability).
+     */
+    maxProbability: 0.9,
   },
   /** gRPC commits once its retry buffer overflows; 1 MiB covers JSON APIs. */
   maxBufferBytes: 1_048_576,

@@ -131,6 +131,11 @@ export type ThrottleOptions = {
   k?: number;
   /** Window the counts are kept over, in milliseconds. @default 60000 */
   window?: number;
+  /**
+   * Highest rejection probability (0..1). Below 1 a share of calls always reaches the host, so the
+   * client sees it recover within about two windows instead of many. @default 0.9
+   */
+  maxProbability?: number;
 };
 
 /** A resilience policy, for every host (`defaults`), one host pattern, or one request. */

@@ -1,7 +1,9 @@
 /**
  * Adaptive client-side throttling (Google SRE book, "Handling Overload"): per origin, count the
  * requests sent and the requests the host accepted over a sliding window, and reject a request
- * locally, before the network, with probability max(0, (requests − k·accepts) / (requests + 1)).
+ * locally, before the network, with probability max(0, (requests − k·accepts) / (requests + 1)),
+ * capped at `maxProbability` (0.9) so that a share of calls always probes the host: without a cap the
+ * probability nears 1 in an outage and falls back only as fast as accepts can double per window.
  *
  * - A request counts when its outcome is known (so a burst in flight on a healthy host does not
  *   look like refusals); a locally rejected request counts at once, as the SRE book counts it.
@@ -22,9 +24,9 @@ import type { Layer, LayerContext } from './layer.js';
 /** Responses that say the host refused the request (overload, or nothing behind the gateway). */
 export const REFUSED_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
-/** The SRE book's client-side rejection probability. */
-export const rejectionProbability = (requests: number, accepts: number, k: number): number =>
-  Math.max(0, (requests - k * accepts) / (requests + 1));
+/** The SRE book's client-side rejection probability, capped at `max`. */
+export const rejectionProbability = (requests: number, accepts: number, k: number, max = 1): number =>
+  Math.min(max, Math.max(0, (requests - k * accepts) / (requests + 1)));
 
 /** One origin's counts over the window. */
 export class ThrottleState {
@@ -32,17 +34,17 @@ export class ThrottleState {
   readonly #accepts: SlidingSum;
   /** Requests rejected locally since the state was created. */
   rejected = 0;
-  /** The `k` of the last request, for stats(). */
-  k: number;
+  /** The policy of the last request (`k`, `maxProbability`), for stats(). */
+  options: ResolvedThrottle;
 
   constructor(options: ResolvedThrottle, now?: () => number) {
     this.#requests = new SlidingSum(options.window, now);
     this.#accepts = new SlidingSum(options.window, now);
-    this.k = options.k;
+    this.options = options;
   }
 
-  probability(k = this.k): number {
-    return rejectionProbability(this.#requests.sum(), this.#accepts.sum(), k);
+  probability({ k, maxProbability } = this.options): number {
+    return rejectionProbability(this.#requests.sum(), this.#accepts.sum(), k, maxProbability);
   }
 
   record(accepted: boolean): void {
@@ -78,7 +80,7 @@ export const createThrottleLayer = (context: LayerContext, random: () => number 
     const origin = attempt.url.origin;
     const slot = states.get(origin);
     const state = (slot.state ??= new ThrottleState(throttle));
-    state.k = throttle.k;
+    state.options = throttle;
 
     const probability = state.probability();
     if (probability > 0 && random() < probability) {

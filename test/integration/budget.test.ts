@@ -184,7 +184,10 @@ describe('adaptive throttling', () => {
   test('a host that refuses everything gets most calls rejected locally with ThrottledError', async ({ server }) => {
     server.handle(unavailable);
     const events: ResilientEvent[] = [];
-    const fetch = client({ defaults: { retry: false, breaker: false, throttle: { k: 2 } }, onEvent: (e) => events.push(e) });
+    const fetch = client({
+      defaults: { retry: false, breaker: false, throttle: { k: 2, maxProbability: 1 } },
+      onEvent: (e) => events.push(e),
+    });
     const outcomes = await load(300, 4, async () => {
       try {
         await (await fetch(server.url)).arrayBuffer();
@@ -200,6 +203,29 @@ describe('adaptive throttling', () => {
     expect(server.deliveries.length).toBeLessThan(60); // with no accepts, p = n / (n + 1)
     expect(events.filter((e) => e.type === 'throttle')).toHaveLength(throttled);
     expect(fetch.stats().hosts[server.origin]).toMatchObject({ throttle: { rejected: throttled, accepts: 0 }, failures: throttled });
+  });
+
+  test('with the default cap, a tenth of the calls still reach the host and see it recover', async ({ server }) => {
+    server.handle(unavailable);
+    const fetch = client({ defaults: { retry: false, breaker: false, throttle: {} } });
+    const call = async () => {
+      try {
+        const res = await fetch(server.url);
+        await res.arrayBuffer();
+        return res.status;
+      } catch (error) {
+        if (isThrottledError(error)) return 'throttled';
+        throw error;
+      }
+    };
+    await load(300, 4, call);
+    const sent = server.deliveries.length;
+    expect(sent).toBeGreaterThan(10); // ~10 % of 300, plus the first few (p = 0.9 is the most it gets)
+    expect(sent).toBeLessThan(100);
+    expect(fetch.stats().hosts[server.origin]?.throttle).toMatchObject({ probability: 0.9 });
+    server.handle((_req, res) => void res.end('ok'));
+    const after = await load(300, 4, call);
+    expect(after.some((o) => o.status === 'fulfilled' && o.value === 200)).toBe(true);
   });
 
   test('throttling is off by default, and never rejects a healthy host', async ({ server }) => {

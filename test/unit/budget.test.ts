@@ -154,6 +154,7 @@ describe('budget and throttle options are checked at createFetch time', () => {
     [{ hosts: { 'a.com': { throttle: { k: 0 } } } }, RangeError, 'hosts["a.com"].throttle.k must be a number >= 1, got 0'],
     [{ defaults: { throttle: { window: -5 } } }, RangeError, 'defaults.throttle.window must be a number > 0, got -5'],
     [{ defaults: { throttle: { kk: 1 } } }, TypeError, 'defaults.throttle.kk is not a known option'],
+    [{ defaults: { throttle: { maxProbability: 1.5 } } }, RangeError, 'defaults.throttle.maxProbability must be a number >= 0 and <= 1, got 1.5'],
   ] as Array<[unknown, ErrorConstructor, string]>)('%o throws naming the field', ([options, Kind, message]) => {
     expect(() => createFetch(options as ResilientFetchOptions)).toThrow(Kind);
     expect(() => createFetch(options as ResilientFetchOptions)).toThrow(message);

@@ -9,7 +9,7 @@ import { freezePolicy } from '../../src/resolve-policy.js';
 
 const ORIGIN = 'http://127.0.0.1:9';
 
-const harness = (random: () => number, policy: Policy = { throttle: { k: 2, window: 60_000 } }) => {
+const harness = (random: () => number, policy: Policy = { throttle: { k: 2, window: 60_000, maxProbability: 1 } }) => {
   const events: ResilientEvent[] = [];
   const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
   const context: LayerContext = {
@@ -54,12 +54,17 @@ describe('rejectionProbability (SRE book, K = 2)', () => {
     expect(rejectionProbability(100, 25, 2)).toBeCloseTo(50 / 101);
     expect(rejectionProbability(9, 3, 1.5)).toBeCloseTo(4.5 / 10);
   });
+
+  it('is capped at maxProbability', () => {
+    expect(rejectionProbability(100, 0, 2, 0.9)).toBe(0.9);
+    expect(rejectionProbability(100, 25, 2, 0.9)).toBeCloseTo(50 / 101);
+  });
 });
 
 describe('ThrottleState', () => {
   it('forgets its counts after the window', () => {
     let now = 0;
-    const state = new ThrottleState({ k: 2, window: 1_000 }, () => now);
+    const state = new ThrottleState({ k: 2, window: 1_000, maxProbability: 1 }, () => now);
     for (let i = 0; i < 10; i++) state.record(false);
     expect(state.probability()).toBeCloseTo(10 / 11);
     now = 1_000;
@@ -124,6 +129,19 @@ describe('throttle layer', () => {
     const other = attempt();
     const url = new URL('http://127.0.0.1:10/x');
     expect((await send({ ...other, url })).status).toBe(503); // a fresh origin starts at p = 0
+  });
+
+  it('the default cap of 0.9 lets a tenth of the calls through to a host that refuses everything', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647);
+    const next = vi.fn(respond(503));
+    const { layer, attempt, stats } = harness(random, { throttle: { k: 2 } });
+    const send = layer(next);
+    for (let i = 0; i < 1_000; i++) await send(attempt()).catch(() => {});
+    // Expected about 100 (10 % of 1,000, plus the first few before p reaches the cap).
+    expect(next.mock.calls.length).toBeGreaterThan(60);
+    expect(next.mock.calls.length).toBeLessThan(150);
+    expect(stats()).toMatchObject({ throttle: { probability: 0.9, requests: 1_000 } });
   });
 
   it('is a pass-through when throttle is off, and keeps no state', async () => {
