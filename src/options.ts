@@ -48,7 +48,7 @@ export type RetryContext = {
 export type RetryBudgetOptions = {
   /** Retries allowed as a share of first attempts in the window (0..1). @default 0.1 */
   ratio?: number;
-  /** Retries always allowed per second, whatever the ratio (a reserve of `minPerSecond × window` s). @default 1 */
+  /** Retries always allowed per second, whatever the ratio (a reserve of `minPerSecond × window / 1000` per window). @default 1 */
   minPerSecond?: number;
   /** Sliding window length, in milliseconds. @default 10000 */
   window?: number;
