@@ -114,13 +114,13 @@ export const createRetryLayer =
       previousDelay = wait;
       if (outcome.response) discard(outcome.response);
       context.counters.get(origin).retries++;
-      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
+      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, resendCount: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
       if (wait > 0) await delay(wait, request.signal);
       return true;
     };
 
     const giveUp = (outcome: Outcome, why: string): false => {
-      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, reason: outcome.verdict.reason, why });
+      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, resendCount: outcome.attempt.number, reason: outcome.verdict.reason, why });
       return false;
     };
 
