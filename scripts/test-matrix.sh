@@ -31,7 +31,7 @@ for major in "${versions[@]}"; do
   echo "== node $version: vitest run"
   # vitest's workers and the tests' child processes use process.execPath, so all of it runs on $version.
   if "$bin" node_modules/vitest/vitest.mjs run 2>&1 | tee "$dir/last-run.log" | tail -n 8; [[ ${PIPESTATUS[0]} -eq 0 ]]; then
-    result[$major]="$version: passed ($(grep -Eo 'Tests +[0-9]+ passed[^)]*\)' "$dir/last-run.log" | sed 's/\x1b\[[0-9;]*m//g' | head -n 1))"
+    result[$major]="$version: passed ($(sed 's/\x1b\[[0-9;]*m//g' "$dir/last-run.log" | grep -Eo 'Tests +[0-9]+ passed[^)]*\)' | head -n 1))"
   else
     result[$major]="$version: FAILED (log: $dir/last-run.log)"
     status=1

@@ -139,7 +139,8 @@ export const describeEvent = (event: ResilientEvent): string => {
   }
 };
 
-const exitFor = (error: unknown): number => {
+/** The exit code for a rejected call. */
+export const exitFor = (error: unknown): number => {
   if (error instanceof DOMException && error.name === 'TimeoutError') return EXIT.timeout;
   if (isCircuitOpenError(error)) return EXIT.connect;
   const codes = errorCodes(error);
