@@ -111,6 +111,7 @@ export const parse = async (argv: readonly string[]): Promise<Parsed> => {
     throw Object.assign(new UsageError(`unsupported protocol: ${url.protocol}`), { exit: EXIT.url });
   }
   const method = values.request ?? (body === undefined ? 'GET' : 'POST');
+  if (body !== undefined && /^(GET|HEAD)$/i.test(method)) throw new UsageError(`-d cannot be used with ${method.toUpperCase()}: fetch sends no body with it`);
   const init: RequestInit = { method, headers, ...(body !== undefined && { body }) };
   return { url, init, policy, fail: values.fail ?? false, verbose: values.verbose ?? false };
 };
@@ -210,6 +211,11 @@ export const main = async (
 // Run when executed as a program (the `bin`), not when imported.
 const invokedAs = process.argv[1] ?? '';
 if (/(?:^|[\\/])(?:cli\.(?:js|ts)|resilient-fetch)$/.test(invokedAs)) {
+  // `resilient-fetch URL | head`: a closed pipe ends the output quietly, as in curl.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -48,6 +48,7 @@ describe('cli parse', () => {
     [['-d', '@/nonexistent/file', 'http://127.0.0.1/'], /-d @\/nonexistent\/file: ENOENT/],
     [['http://a/', 'http://b/'], /one URL expected, got 2/],
     [['ftp://127.0.0.1/'], /unsupported protocol: ftp:/],
+    [['-X', 'get', '-d', 'x', 'http://127.0.0.1/'], /-d cannot be used with GET/],
   ] as const)('%j is a usage error', async ([args, message]) => {
     await expect(parse(args)).rejects.toThrow(message);
   });
