@@ -112,4 +112,15 @@ describe('diagnostics channels', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(warnings.some((w) => /onEvent threw: Error: listener bug/.test(w.message))).toBe(true);
   });
+
+  test('stats() is plain JSON per origin and survives a JSON round trip unchanged', async ({ server }) => {
+    server.handle(failThen200(1));
+    const fetch = client();
+    await (await fetch(server.url)).text();
+    await (await fetch(`${server.url}again`)).text();
+    const stats = fetch.stats();
+    expect(JSON.parse(JSON.stringify(stats))).toEqual(stats);
+    expect(Object.keys(stats.hosts)).toEqual([server.origin]);
+    expect(stats.hosts[server.origin]).toMatchObject({ calls: 2, attempts: 3, retries: 1, failures: 0 });
+  });
 });
