@@ -163,7 +163,7 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       previousDelay = wait;
       if (outcome.response) discard(outcome.response);
       context.counters.get(origin).retries++;
-      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
+      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, resendCount: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
       if (wait > 0) await delay(wait, request.signal);
       // Another call may have extended the pause while this one slept. The total timeout still
       // applies: it aborts the signal, and the sleep rejects with its reason.
@@ -175,7 +175,7 @@ export const createRetryLayer = (context: LayerContext): Layer => {
     };
 
     const giveUp = (outcome: Outcome, why: string): false => {
-      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, reason: outcome.verdict.reason, why });
+      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, resendCount: outcome.attempt.number, reason: outcome.verdict.reason, why });
       return false;
     };
 
