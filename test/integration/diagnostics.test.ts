@@ -62,8 +62,9 @@ describe('diagnostics channels', () => {
     const received = subscribeAll();
     const res = await client()(server.url);
     expect(res.status).toBe(503);
-    expect(received.map((r) => r.channel)).toEqual(['resilient-fetch:give-up']);
-    expect(received[0]?.message).toMatchObject({ type: 'give-up', attempt: 1, resendCount: 0 });
+    // The 503's Retry-After also pauses the origin's retries (server pushback), announced first.
+    expect(received.map((r) => r.channel)).toEqual(['resilient-fetch:pushback', 'resilient-fetch:give-up']);
+    expect(received[1]?.message).toMatchObject({ type: 'give-up', attempt: 1, resendCount: 0 });
   });
 
   test('no event carries header values, cookies, query strings or bodies', async ({ server }) => {
