@@ -69,6 +69,12 @@ const wireHeaders = (hop: Hop): string[] => {
   return flat;
 };
 
+/** Response URLs exclude the fragment (an empty `#` included). */
+const withoutFragment = (href: string): string => {
+  const hash = href.indexOf('#');
+  return hash < 0 ? href : href.slice(0, hash);
+};
+
 const fetchFailed = (cause: unknown) => new TypeError('fetch failed', { cause });
 
 /** Response header pairs from undici's raw headers, every `set-cookie` kept. */
@@ -192,10 +198,8 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
           return;
         }
         const response = new Response(stream, { status, statusText, headers: pairs as Array<[string, string]> });
-        const url = new URL(hop.url);
-        url.hash = '';
         Object.defineProperties(response, {
-          url: { value: url.href, enumerable: true },
+          url: { value: withoutFragment(hop.url.href), enumerable: true },
           redirected: { value: hop.count > 0, enumerable: true },
           type: { value: 'basic', enumerable: true },
         });
@@ -227,7 +231,9 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
     };
 
     if (signal.aborted) return onAbort();
-    const path = hop.url.pathname + hop.url.search + (hop.url.search === '' && hop.url.href.replace(/#.*$/, '').endsWith('?') ? '?' : '');
+    // `/p?` keeps its empty query, tested exactly as undici's fetch tests it.
+    const { href, hash, search } = hop.url;
+    const path = hop.url.pathname + search + (search === '' && href[href.length - hash.length - 1] === '?' ? '?' : '');
     try {
       agent.dispatch(
         {

@@ -43,6 +43,20 @@ const pseudoRandom = (size: number, seed: number): Buffer => {
   return bytes;
 };
 
+/** Size and SHA-256 of a response body, read chunk by chunk. */
+const digest = async (res: Response) => {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const hash = createHash('sha256');
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    hash.update(value);
+    size += value.byteLength;
+  }
+  return { size, sha256: hash.digest('hex') };
+};
+
 describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => {
   const client = (options: ResilientFetchOptions = {}) => {
     const fetch = createFetch({
@@ -358,14 +372,49 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
       pump();
     });
     const res = await client()(server.url);
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of res.body as ReadableStream<Uint8Array>) {
-      hash.update(chunk);
-      size += chunk.byteLength;
+    expect(await digest(res)).toEqual({ size: data.length, sha256: expected });
+  });
+
+  test('streams a 4 MB gzip download intact, decoded (sha256)', async ({ server }) => {
+    const data = pseudoRandom(4 * 1024 * 1024, 0x1234567);
+    const gzipped = zlib.gzipSync(data, { level: 1 });
+    server.handle((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(gzipped);
+    });
+    const res = await client()(server.url);
+    expect(await digest(res)).toEqual({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+  });
+
+  test('an abort mid-body of a compressed response errors the body with the reason', async ({ server }) => {
+    const gzipped = zlib.gzipSync(pseudoRandom(1024 * 1024, 7));
+    server.handle((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.write(gzipped.subarray(0, 64 * 1024));
+    });
+    const controller = new AbortController();
+    const res = await client()(server.url, { signal: controller.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    expect((await reader.read()).done).toBe(false);
+    const reason = new Error('enough');
+    controller.abort(reason);
+    let error: unknown;
+    for (let round = 0; round < 1_000 && error === undefined; round++) {
+      await reader.read().then(
+        ({ done }) => void (done ? (error = 'ended') : undefined),
+        (cause: unknown) => void (error = cause),
+      );
     }
-    expect(size).toBe(data.length);
-    expect(hash.digest('hex')).toBe(expected);
+    expect(error).toBe(reason);
+    expect(await eventually(() => server.deliveries[0]?.closedEarly === true)).toBe(true);
+  });
+
+  test('res.url drops the fragment and keeps an empty query', async ({ server }) => {
+    server.handle((req, res) => void res.end(req.url));
+    const res = await client()(`${server.origin}/p?#frag`);
+    expect(res.url).toBe(`${server.origin}/p?`);
+    expect(await res.text()).toBe('/p?');
+    expect(res.type).toBe('basic');
   });
 
   test('accepts a global Request as input, body and headers included', async ({ server }) => {
