@@ -18,6 +18,8 @@ import { fetchOnAgent, type Transport } from './transport.js';
 const USER_AGENT = 'undici';
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const CONDITIONAL = ['if-modified-since', 'if-none-match', 'if-unmodified-since', 'if-match', 'if-range'];
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Default `referrer` values: no `Referer` header is sent for them. */
 const NO_REFERRER = new Set([undefined, '', 'about:client']);
 
@@ -28,6 +30,8 @@ const NO_REFERRER = new Set([undefined, '', 'about:client']);
 export const needsReference = (attempt: Attempt): boolean => {
   const { protocol } = attempt.url;
   if (protocol !== 'http:' && protocol !== 'https:') return true;
+  // Fetch rejects these methods itself; let it say so in its own words.
+  if (!METHOD_TOKEN.test(attempt.request.method) || FORBIDDEN_METHODS.has(attempt.request.method.toUpperCase())) return true;
   const init = attempt.request.init;
   if (init.dispatcher !== undefined) return true;
   if (init.integrity !== undefined && init.integrity !== '') return true;
@@ -188,16 +192,14 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
             return;
           }
         }
-        started = true;
-        let stream: ReadableStream<Uint8Array> | null;
+        let response: Response;
         try {
-          stream = startBody(status, pairs);
+          response = new Response(startBody(status, pairs), { status, statusText, headers: pairs as Array<[string, string]> });
         } catch (error) {
-          started = false;
           fail(fetchFailed(error));
           return;
         }
-        const response = new Response(stream, { status, statusText, headers: pairs as Array<[string, string]> });
+        started = true;
         Object.defineProperties(response, {
           url: { value: withoutFragment(hop.url.href), enumerable: true },
           redirected: { value: hop.count > 0, enumerable: true },

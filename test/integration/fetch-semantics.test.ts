@@ -445,6 +445,15 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     expect(await res.text()).toBe('ok');
   });
 
+  test('methods fetch forbids reject with a TypeError and send nothing', async ({ server }) => {
+    const fetch = client();
+    for (const method of ['CONNECT', 'TRACE']) await expect(fetch(server.url, { method })).rejects.toThrow(TypeError);
+    expect(server.deliveries).toHaveLength(0);
+    const res = await fetch(server.url, { method: 'PROPFIND' });
+    expect(server.deliveries[0]?.method).toBe('PROPFIND');
+    await res.text();
+  });
+
   describe('retries over this transport', () => {
     const retrying = (options: ResilientFetchOptions = {}) =>
       client({ defaults: { retry: { limit: 2, backoff: { base: 1, max: 5 } } }, ...options });

@@ -3,8 +3,8 @@ import { createFetch } from '../../src/index.js';
 import { needsReference } from '../../src/layers/dispatcher-transport.js';
 import type { Attempt, PreparedRequest } from '../../src/layers/layer.js';
 
-const attempt = (url: string, init: Record<string, unknown> = {}): Attempt => {
-  const request = { url: new URL(url), init } as unknown as PreparedRequest;
+const attempt = (url: string, init: Record<string, unknown> = {}, method = 'GET'): Attempt => {
+  const request = { url: new URL(url), init, method } as unknown as PreparedRequest;
   return { request, url: new URL(url), signal: new AbortController().signal, number: 0, branch: 0 };
 };
 
@@ -28,6 +28,13 @@ describe('needsReference: what the dispatcher transport hands to undici fetch', 
     ['http://127.0.0.1/', { referrer: 'http://127.0.0.1/from' }],
   ] as const)('%s with %o goes to the reference transport', ([url, init]) => {
     expect(needsReference(attempt(url, init))).toBe(true);
+  });
+
+  test('methods fetch forbids go to the reference transport, which rejects them', () => {
+    for (const method of ['CONNECT', 'trace', 'TRACK', 'BAD METHOD']) {
+      expect(needsReference(attempt('http://127.0.0.1/', {}, method))).toBe(true);
+    }
+    expect(needsReference(attempt('http://127.0.0.1/', {}, 'PROPFIND'))).toBe(false);
   });
 });
 
