@@ -169,7 +169,8 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
             controller?.abort(reason instanceof Error ? reason : new DOMException('The body was cancelled', 'AbortError'));
           },
         },
-        { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+        // Counted in chunks (a size function costs on every enqueue): at most 4 socket reads queued.
+        { highWaterMark: 4 },
       );
     };
 

@@ -98,6 +98,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
       { headers: { range: 'bytes=0-1' } },
       { headers: { 'user-agent': 'me/1', accept: 'text/plain', 'accept-encoding': 'identity' } },
       { method: 'POST', body: new URLSearchParams({ a: '1' }) },
+      { keepalive: true, headers: { host: 'ignored.example', 'sec-fetch-mode': 'navigate' } },
     ];
     const agent = new Agent();
     onTestFinished(() => agent.close());
@@ -118,6 +119,15 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
         sha256: expected?.sha256,
       });
     }
+  });
+
+  test('keeps connections alive: sequential calls share a couple of sockets, not one each', async ({ server }) => {
+    server.handle((req, res) => void res.end(String(req.socket.remotePort)));
+    const fetch = client();
+    const ports = new Set<string>();
+    for (let call = 0; call < 8; call++) ports.add(await (await fetch(server.url)).text());
+    // undici may open a second socket while the first is still marked busy; never one per call.
+    expect(ports.size).toBeLessThanOrEqual(2);
   });
 
   test('keeps every set-cookie header apart', async ({ server }) => {
