@@ -87,7 +87,8 @@ const headerPairs = (controller: Dispatcher.DispatchController, parsed: Record<s
   const pairs: string[][] = [];
   if (Array.isArray(raw)) {
     for (let index = 0; index + 1 < raw.length; index += 2) {
-      pairs.push([String(raw[index]).toLowerCase(), (raw[index + 1] as Buffer | string).toString('latin1')]);
+      const name = raw[index] as Buffer | string;
+      pairs.push([name.toString('latin1').toLowerCase(), (raw[index + 1] as Buffer | string).toString('latin1')]);
     }
     return pairs;
   }
@@ -197,6 +198,7 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
         try {
           response = new Response(startBody(status, pairs), { status, statusText, headers: pairs as Array<[string, string]> });
         } catch (error) {
+          finished = false; // a bodiless response has finished already: the call must still settle
           fail(fetchFailed(error));
           return;
         }

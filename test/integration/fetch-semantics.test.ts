@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { describe, expect, onTestFinished } from 'vitest';
@@ -305,6 +306,18 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     for (let call = 0; call < 30; call++) await (await fetch(server.url, { signal: controller.signal })).text();
     await (await fetch(server.url, { method: 'HEAD', signal: controller.signal })).text();
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('a status a Response cannot carry (600) rejects instead of hanging, also for HEAD', async () => {
+    const raw = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 600 Odd\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => raw.close(() => resolve())));
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
+    const fetch = client();
+    await expect(fetch(url)).rejects.toBeInstanceOf(Error);
+    await expect(fetch(url, { method: 'HEAD' })).rejects.toBeInstanceOf(Error);
   });
 
   test('a redirect to a non-HTTP scheme rejects with a TypeError', async ({ server }) => {
