@@ -529,6 +529,18 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
       expect(server.deliveries).toHaveLength(3);
     });
 
+    test('an attempt timeout before the headers is retried; the slow attempt is aborted', async ({ server }) => {
+      server.handle(async (_req, res, _d, i) => {
+        if (i === 0) await sleep(3_000);
+        res.end(`answer ${i}`);
+      });
+      const fetch = retrying({ defaults: { retry: { limit: 2, backoff: { base: 1, max: 5 } }, timeout: { attempt: 300, total: 20_000 } } });
+      const res = await fetch(server.url);
+      expect(await res.text()).toBe('answer 1');
+      expect(server.deliveries).toHaveLength(2);
+      expect(await eventually(() => server.deliveries[0]?.closedEarly === true)).toBe(true);
+    });
+
     test('a redirect chain whose target fails with 503 is retried from the start', async ({ server }) => {
       server.handle((req, res, _d, i) => {
         if (req.url === '/start') redirectTo(res, 302, '/end');
