@@ -8,6 +8,17 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      // The same integration suite on the reference transport (undici's fetch); fetch-semantics runs both itself.
+      {
+        extends: true,
+        test: {
+          name: 'integration-fetch',
+          include: ['test/integration/**/*.test.ts'],
+          exclude: ['test/integration/fetch-semantics.test.ts'],
+          setupFiles: ['test/support/reference-transport.ts'],
+          env: { RESILIENT_FETCH_TEST_TRANSPORT: 'fetch' },
+        },
+      },
       { extends: true, test: { name: 'msw', include: ['test/msw/**/*.test.ts'] } },
     ],
   },
