@@ -8,13 +8,13 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
-      // The same integration suite on the reference transport (undici's fetch); fetch-semantics runs both itself.
+      // The same integration suite on the reference transport (undici's fetch); the excluded files test both themselves.
       {
         extends: true,
         test: {
           name: 'integration-fetch',
           include: ['test/integration/**/*.test.ts'],
-          exclude: ['test/integration/fetch-semantics.test.ts'],
+          exclude: ['test/integration/fetch-semantics.test.ts', 'test/integration/dispatcher-https.test.ts'],
           setupFiles: ['test/support/reference-transport.ts'],
           env: { RESILIENT_FETCH_TEST_TRANSPORT: 'fetch' },
         },
