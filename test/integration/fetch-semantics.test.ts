@@ -132,6 +132,14 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     expect(ports.size).toBeLessThanOrEqual(2);
   });
 
+  test('a response can be cloned and both bodies read', async ({ server }) => {
+    server.handle((_req, res) => void res.end('twice'));
+    const res = await client()(server.url);
+    const copy = res.clone();
+    expect(await Promise.all([res.text(), copy.text()])).toEqual(['twice', 'twice']);
+    expect(res.bodyUsed).toBe(true);
+  });
+
   test('keeps every set-cookie header apart', async ({ server }) => {
     server.handle((_req, res) => {
       res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly']);
@@ -352,6 +360,18 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
     expect(await eventually(() => server.deliveries[0]?.closedEarly === true)).toBe(true);
+  });
+
+  test('an abort with a reason that is not an Error rejects with that very value', async ({ server }) => {
+    server.handle(async (_req, res) => {
+      await sleep(2_000);
+      res.end('late');
+    });
+    const controller = new AbortController();
+    const pending = client()(server.url, { signal: controller.signal });
+    await eventually(() => server.deliveries.length === 1);
+    controller.abort('no longer needed');
+    await expect(pending).rejects.toBe('no longer needed');
   });
 
   test('an already aborted signal rejects with its reason and sends nothing', async ({ server }) => {
