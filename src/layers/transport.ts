@@ -3,7 +3,7 @@
  * client owns, re-wrapped into the global `Response` (undici's is another realm: not `instanceof`
  * the global one). A user-supplied `fetch` (msw, a test double, instrumentation) is called as given.
  */
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { FetchLike } from '../options.js';
 import type { Attempt, Send } from './layer.js';
 
@@ -50,19 +50,21 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
   };
 };
 
+/** undici's `fetch` on `agent`, re-wrapped into a global `Response`: the reference `Send`. */
+export const fetchOnAgent =
+  (agent: Dispatcher): Send =>
+  async (attempt) => {
+    const init = initFor(attempt, false);
+    // A caller's own dispatcher wins over ours (Node's fetch extension).
+    init.dispatcher ??= agent;
+    const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
+    return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
+  };
+
 /** undici's `fetch` on the client's own keep-alive `Agent`. */
 export const createUndiciTransport = (agentOptions: Agent.Options = {}): Transport => {
   const agent = new Agent(agentOptions);
-  return {
-    send: async (attempt) => {
-      const init = initFor(attempt, false);
-      // A caller's own dispatcher wins over ours (Node's fetch extension).
-      init.dispatcher ??= agent;
-      const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
-      return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
-    },
-    close: () => agent.close(),
-  };
+  return { send: fetchOnAgent(agent), close: () => agent.close() };
 };
 
 /** A user-supplied `fetch`, called with a URL string and an init holding a fresh copy of the body. */
