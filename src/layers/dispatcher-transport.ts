@@ -12,7 +12,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { decodersFor } from './decompress.js';
 import type { Attempt, Send } from './layer.js';
 import { nextHop, REDIRECT_STATUS, type Hop } from './redirect.js';
-import { fetchOnAgent, type Transport } from './transport.js';
+import { closeAgent, fetchOnAgent, type Transport } from './transport.js';
 
 /** undici's fetch sends `undici` when it is not bundled into Node (Node's own says `node`). */
 const USER_AGENT = 'undici';
@@ -287,5 +287,5 @@ const sendOnAgent =
 /** The fast transport on its own keep-alive `Agent`; the reference transport shares that Agent. */
 export const createDispatcherTransport = (agentOptions: Agent.Options = {}): Transport => {
   const agent = new Agent(agentOptions);
-  return { send: sendOnAgent(agent, fetchOnAgent(agent)), close: () => agent.close() };
+  return { send: sendOnAgent(agent, fetchOnAgent(agent)), close: () => closeAgent(agent) };
 };

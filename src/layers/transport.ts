@@ -61,10 +61,35 @@ export const fetchOnAgent =
     return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
   };
 
+/** Milliseconds `close()` lets in-flight requests and unread response bodies finish before destroying sockets. */
+export const CLOSE_GRACE_MS = 1_000;
+
+/** Requests the agent still runs or queues, over all origins. */
+const busy = (agent: Agent): number => {
+  let count = 0;
+  for (const stats of Object.values(agent.stats)) count += (stats.running ?? 0) + (stats.pending ?? 0);
+  return count;
+};
+
+/**
+ * Lets running requests and unread response bodies finish for up to `graceMs`, then closes the pool;
+ * what still runs after that is destroyed (its body errors), so `close()` always resolves and leaves
+ * no socket behind. undici's `agent.destroy()` no longer errors in-flight bodies once `agent.close()`
+ * was called, so close() is only called on an idle agent.
+ */
+export const closeAgent = async (agent: Agent, graceMs = CLOSE_GRACE_MS): Promise<void> => {
+  const until = performance.now() + graceMs;
+  while (busy(agent) > 0 && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (busy(agent) > 0) await agent.destroy(new Error('resilient-fetch: client closed'));
+  else await agent.close();
+};
+
 /** undici's `fetch` on the client's own keep-alive `Agent`. */
 export const createUndiciTransport = (agentOptions: Agent.Options = {}): Transport => {
   const agent = new Agent(agentOptions);
-  return { send: fetchOnAgent(agent), close: () => agent.close() };
+  return { send: fetchOnAgent(agent), close: () => closeAgent(agent) };
 };
 
 /** A user-supplied `fetch`, called with a URL string and an init holding a fresh copy of the body. */
