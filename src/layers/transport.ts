@@ -58,6 +58,10 @@ export const createUndiciTransport = (agentOptions: Agent.Options = {}): Transpo
       const init = initFor(attempt, false);
       // A caller's own dispatcher wins over ours (Node's fetch extension).
       init.dispatcher ??= agent;
+      // undici's fetch tees a request body to replay it on a redirect unless redirect is 'error', and so keeps
+      // a whole streamed upload in memory (nodejs/undici#4058). A streamed body cannot be replayed on a
+      // 307/308 anyway: unless the caller chose a redirect mode, a streamed body is sent with 'error'.
+      if (attempt.request.stream && init.redirect === undefined) init.redirect = 'error';
       const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
       return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
     },

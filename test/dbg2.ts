@@ -1,0 +1,17 @@
+import { fetch as ufetch, Agent } from 'undici';
+import http from 'node:http';
+const mode = process.argv[2];
+let received = 0;
+const server = http.createServer((req, res) => { req.on('data', (c) => (received += c.length)); req.on('end', () => res.end('ok')); });
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${(server.address() as any).port}/`;
+const gc = (globalThis as any).gc; gc();
+const base = process.memoryUsage();
+let index = 0, peak = 0, maxLead = 0;
+const body = new ReadableStream<Uint8Array>({ pull(c) { if (index === 1600) return c.close(); c.enqueue(new Uint8Array(65536).fill(index++ & 255)); } });
+const s = setInterval(() => { gc(); const m = process.memoryUsage(); peak = Math.max(peak, m.heapUsed + m.arrayBuffers - base.heapUsed - base.arrayBuffers); maxLead = Math.max(maxLead, index * 65536 - received); }, 20);
+const agent = new Agent();
+const res = mode === 'undici' ? await ufetch(url, { method: 'PUT', body, duplex: 'half', dispatcher: agent } as any) : await globalThis.fetch(url, { method: 'PUT', body, duplex: 'half' } as any);
+await res.text(); clearInterval(s);
+console.log(mode, 'peak MB', (peak / 1048576).toFixed(1), 'max lead of producer over server MB', (maxLead / 1048576).toFixed(1));
+await agent.close(); server.close();
