@@ -13,7 +13,7 @@ const SEED = seedFromEnv();
 const CALLS = Number(process.env.CHAOS_CALLS ?? 5_000);
 
 describe('chaos', () => {
-  test(`5,000 calls under injected faults: every invariant holds (seed ${SEED})`, { timeout: 240_000 }, async () => {
+  test(`5,000 calls under injected faults: every invariant holds (seed ${SEED})`, { timeout: 300_000 }, async () => {
     console.log(`[chaos] seed=${SEED} calls=${CALLS} (repeat with CHAOS_SEED=${SEED})`);
     const report = await runChaos({ seed: SEED, calls: CALLS });
     console.log(`[chaos] seed=${SEED} schedule=${report.digest} ${JSON.stringify(report, null, 1)}`);

@@ -245,9 +245,10 @@ export const runChaos = async (options: ChaosRunOptions): Promise<ChaosReport> =
   const shared = new AbortController();
   const restarts: Array<Promise<void>> = [];
   /** Calls settled but whose server-side records are checked later (late hedges and retries). */
-  let toCheck: CallPlan[] = [];
+  type Pending = Pick<CallPlan, 'callId' | 'method' | 'idempotencyKey' | 'bodyKind'>;
+  let toCheck: Pending[] = [];
 
-  const checkServerSide = (plan: CallPlan) => {
+  const checkServerSide = (plan: Pending) => {
     const arrivals = server.arrivalsFor(plan.callId);
     if (plan.method === 'POST' && !plan.idempotencyKey && arrivals.length > 1) {
       violate(`${plan.callId}: POST without Idempotency-Key delivered ${arrivals.length} times`);
@@ -337,7 +338,8 @@ export const runChaos = async (options: ChaosRunOptions): Promise<ChaosReport> =
     } finally {
       clearTimeout(hang);
       clearTimeout(abortTimer);
-      toCheck.push(plan);
+      // Only what the check needs: a plan holds its body.
+      toCheck.push({ callId: plan.callId, method: plan.method, idempotencyKey: plan.idempotencyKey, bodyKind: plan.bodyKind });
     }
   };
 
