@@ -6,14 +6,14 @@
  */
 import { describe, expect, test } from 'vitest';
 import { planCall, restartAt, runChaos, scheduleDigest } from '../support/chaos.js';
-import { encodePlan, startFaultServer } from '../support/faults.js';
+import { decodeFault, encodePlan, startFaultServer } from '../support/faults.js';
 import { seedFromEnv } from '../support/rng.js';
 
 const SEED = seedFromEnv();
 const CALLS = Number(process.env.CHAOS_CALLS ?? 5_000);
 
 describe('chaos', () => {
-  test(`5,000 calls under injected faults: every invariant holds (seed ${SEED})`, { timeout: 300_000 }, async () => {
+  test(`${CALLS} calls under injected faults: every invariant holds (seed ${SEED})`, { timeout: 300_000 }, async () => {
     console.log(`[chaos] seed=${SEED} calls=${CALLS} (repeat with CHAOS_SEED=${SEED})`);
     const report = await runChaos({ seed: SEED, calls: CALLS });
     console.log(`[chaos] seed=${SEED} schedule=${report.digest} ${JSON.stringify(report, null, 1)}`);
@@ -38,6 +38,16 @@ describe('chaos', () => {
     // A call's plan depends on (seed, index) only, not on which calls were planned before it.
     expect(planCall(SEED, 1_234)).toEqual(planCall(SEED, 1_234));
     expect(restartAt(SEED, 777)).toBe(restartAt(SEED, 777));
+  });
+
+  test('fault plans survive the trip through the x-fault header', () => {
+    for (let i = 0; i < 2_000; i++) {
+      const { faults } = planCall(SEED, i);
+      expect(encodePlan(faults).split(',').map(decodeFault)).toEqual(faults);
+    }
+    const dated = { kind: 'retry-after', value: new Date(0).toUTCString() } as const;
+    expect(decodeFault(encodePlan([dated]))).toEqual(dated);
+    expect(decodeFault('nonsense')).toEqual({ kind: 'ok' });
   });
 
   test('repeating a run with its seed reproduces the faults the server injected', { timeout: 120_000 }, async () => {

@@ -188,7 +188,7 @@ describe('Retry-After parsing', () => {
 describe('host matching', () => {
   const label = fc.constantFrom('a', 'b', 'api', 'svc', 'x-1', 'internal', 'example');
   const hostname = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
-  const port = fc.integer({ min: 1_024, max: 65_535 });
+  const port = fc.oneof(fc.constant(80), fc.integer({ min: 1_024, max: 65_535 }));
   const patternFor = (name: string, p: number, kind: number, cut: number) => {
     const labels = name.split('.');
     const suffix = labels.slice(Math.min(cut, labels.length - 1)).join('.');
@@ -235,6 +235,22 @@ describe('host matching', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('host matching: default ports', () => {
+  test('issue-6: a pattern naming the default port matches the URL without it (URL.host drops :80 and :443)', () => {
+    const hosts: Record<string, Policy> = { 'api.example.com:443': { maxBufferBytes: 1 }, 'api.example.com:80': { maxBufferBytes: 2 }, '*.svc:443': { maxBufferBytes: 3 } };
+    const match = createHostMatcher(hosts);
+    expect(match(new URL('https://api.example.com/x'))).toBe(hosts['api.example.com:443']);
+    expect(match(new URL('http://api.example.com/x'))).toBe(hosts['api.example.com:80']);
+    expect(match(new URL('https://api.example.com:443/x'))).toBe(hosts['api.example.com:443']);
+    expect(match(new URL('https://a.svc/'))).toBe(hosts['*.svc:443']);
+    expect(match(new URL('http://a.svc/'))).toBeUndefined();
+    expect(match(new URL('https://api.example.com:8443/'))).toBeUndefined();
+    const resolve = createPolicyResolver({ hosts });
+    expect(resolve(new URL('https://api.example.com/')).maxBufferBytes).toBe(1);
+    expect(resolve(new URL('http://api.example.com/')).maxBufferBytes).toBe(2);
   });
 });
 
