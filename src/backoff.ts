@@ -16,7 +16,8 @@ export const backoffDelay = (
     return Number.isFinite(value) && value > 0 ? value : 0;
   }
   const { base, max, factor, jitter } = backoff;
-  const ceiling = Math.min(max, base * factor ** (retry - 1));
+  // base 0 stays 0 (0 · Infinity would be NaN once factor ** retry overflows).
+  const ceiling = base === 0 ? 0 : Math.min(max, base * factor ** (retry - 1));
   switch (jitter) {
     case 'none':
       return ceiling;

@@ -128,6 +128,8 @@ const BASE: Policy = {
   maxBufferBytes: DEFAULTS.maxBufferBytes,
 };
 
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
+
 type Wildcard = { readonly suffix: string; readonly withPort: boolean; readonly policy: Policy };
 
 /** Finds the `hosts` entry for a URL: exact `host:port`, then exact hostname, then the longest `*.suffix`. */
@@ -143,8 +145,9 @@ export const createHostMatcher = (hosts: Readonly<Record<string, Policy>> = {}) 
   // Longest suffix first; at equal length a pattern with a port is the more specific one.
   wildcards.sort((a, b) => b.suffix.length - a.suffix.length || Number(b.withPort) - Number(a.withPort));
   return (url: URL): Policy | undefined => {
-    const host = url.host;
     const hostname = url.hostname;
+    // URL.host drops a scheme's default port; a pattern may still name it ('api.example.com:443').
+    const host = url.port || !DEFAULT_PORTS[url.protocol] ? url.host : `${hostname}:${DEFAULT_PORTS[url.protocol]}`;
     const found = exact.get(host) ?? exact.get(hostname);
     if (found) return found;
     for (const w of wildcards) {
@@ -165,12 +168,13 @@ export const createPolicyResolver = (options: ResilientFetchOptions, maxCached =
   const match = createHostMatcher(options.hosts);
   const byHost = new Map<string, { policy: Policy; resolved: ResolvedPolicy }>();
   const forHost = (url: URL) => {
-    let entry = byHost.get(url.host);
+    // By origin: http://a.com and https://a.com may match different `host:port` patterns.
+    let entry = byHost.get(url.origin);
     if (!entry) {
       const policy = mergePolicy(base, match(url));
       entry = { policy, resolved: freezePolicy(policy) };
       if (byHost.size >= maxCached) byHost.delete(byHost.keys().next().value as string);
-      byHost.set(url.host, entry);
+      byHost.set(url.origin, entry);
     }
     return entry;
   };

@@ -20,8 +20,16 @@ const fail = (path: string, expected: string, value: unknown, Kind = TypeError):
   throw new Kind(`${path} must be ${expected}, got ${show(value)}`);
 };
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+/** An object literal (or a null-prototype object): not an array, Map, Date, typed array or boxed value. */
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+
+/** `path.key`, or `path["odd key"]` when the key is not an identifier. */
+const childPath = (path: string, key: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(key) ? (path ? `${path}.${key}` : key) : `${path || 'options'}[${JSON.stringify(key)}]`;
 
 const number =
   (min: number, max = Infinity, { integer = false, exclusiveMin = false } = {}): Check =>
@@ -73,7 +81,7 @@ const object =
     if (!isPlainObject(value)) fail(path, 'an object', value);
     for (const [key, entry] of Object.entries(value as Record<string, unknown>)) {
       const check = shape[key];
-      const keyPath = path ? `${path}.${key}` : key;
+      const keyPath = childPath(path, key);
       if (!check) {
         throw new TypeError(`${keyPath} is not a known option (known: ${Object.keys(shape).join(', ')})`);
       }

@@ -159,7 +159,9 @@ export const prepareRequest = async (
     source = request.body;
     for (const key of PASS_THROUGH) {
       if (key === 'dispatcher') continue;
-      const value = (request as unknown as Record<string, unknown>)[key];
+      // From the caller's init when the input is not a Request: the Request fills in every default
+      // (redirect 'follow', ...), which would hide what the caller left unset.
+      const value = isRequest ? (request as unknown as Record<string, unknown>)[key] : init?.[key as keyof RequestInit];
       if (value !== undefined) passThrough[key] = value;
     }
     if (dispatcher !== undefined) passThrough.dispatcher = dispatcher;

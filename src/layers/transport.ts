@@ -57,6 +57,9 @@ export const fetchOnAgent =
     const init = initFor(attempt, false);
     // A caller's own dispatcher wins over ours (Node's fetch extension).
     init.dispatcher ??= agent;
+    // Note: undici's fetch tees a streamed request body to replay it on a redirect unless redirect is
+    // 'error', so it holds a whole streamed upload in memory (nodejs/undici#4058). This transport keeps
+    // fetch's semantics exactly; the dispatcher transport (the default) follows redirects without the copy.
     const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
     return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
   };
