@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { ResilientEvent } from '../../src/diagnostics.js';
 import { HostRegistry } from '../../src/host-state.js';
@@ -361,6 +362,19 @@ describe('hedge layer', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  test('no listener is left on the caller’s signal once calls settle', async () => {
+    const t = setup({ hedge: { delay: 5, budget: false } });
+    const caller = new AbortController();
+    for (let i = 0; i < 30; i++) {
+      const result = t.call({ signal: caller.signal });
+      await vi.advanceTimersByTimeAsync(i % 2 === 0 ? 1 : 6);
+      t.calls.at(-1)!.resolve(new Response(null, { status: i % 3 === 0 ? 503 : 200 }));
+      if (t.calls.at(-2)?.attempt.signal.aborted === false) t.calls.at(-2)!.resolve(new Response(null, { status: 503 }));
+      await result;
+    }
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
   test('a next() that throws synchronously fails the attempt, not the process', async () => {
