@@ -60,3 +60,28 @@ describe('LatencyWindow', () => {
     expect(() => new LatencyWindow(1.5)).toThrow(/capacity/);
   });
 });
+
+describe('LatencyWindow against a sort of the latest samples', () => {
+  test('every percentile matches a reference computed by sorting, over many evictions', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const capacity = 50;
+    const window = new LatencyWindow(capacity);
+    const all: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Many duplicates (rounded values) exercise removal of equal samples.
+      const ms = Math.round(random() * 40) / 2;
+      window.record(ms);
+      all.push(ms);
+      const reference = all.slice(-capacity).sort((a, b) => a - b);
+      for (const p of [1, 25, 50, 90, 95, 99, 100]) {
+        const rank = Math.max(1, Math.ceil((p / 100) * reference.length));
+        expect(window.percentile(p)).toBe(reference[rank - 1]);
+      }
+    }
+    expect(window.size).toBe(capacity);
+  });
+});
