@@ -138,7 +138,6 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
 
     const onAbort = (): void => {
       if (done) return;
-      failure = undefined;
       finish(undefined);
       reject(attempt.signal.reason);
     };

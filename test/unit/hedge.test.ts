@@ -312,6 +312,20 @@ describe('hedge layer', () => {
     expect(t.calls.map((c) => c.attempt.signal.reason)).toEqual([reason, reason]);
   });
 
+  test('the caller’s abort cancels a failed branch’s response held while another was pending', async () => {
+    const t = setup({ hedge: { delay: 20 } });
+    const caller = new AbortController();
+    const result = t.call({ signal: caller.signal });
+    await vi.advanceTimersByTimeAsync(20);
+    const held = tracked(503);
+    t.calls[1]!.resolve(held.response);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(held.state.cancelled).toBe(false);
+    caller.abort('enough');
+    await expect(result).rejects.toBe('enough');
+    expect(held.state.cancelled).toBe(true);
+  });
+
   test('the caller’s abort rejects at once even if a branch ignores its signal', async () => {
     const events: ResilientEvent[] = [];
     const stub = stubNext({ ignoreAbort: true });
