@@ -7,6 +7,7 @@ export class HostRegistry<T> {
   readonly #entries = new Map<string, T>();
   readonly #max: number;
   readonly #create: (host: string) => T;
+  #last: string | undefined;
 
   constructor(max: number, create: (host: string) => T) {
     this.#max = max;
@@ -18,13 +19,15 @@ export class HostRegistry<T> {
     const entries = this.#entries;
     let entry = entries.get(host);
     if (entry !== undefined) {
-      // Re-insert to move to the end (most recent). Skipped when it already is the last one.
-      if (entries.size > 1) {
+      // Re-insert to move to the end (most recent); skipped when it already is the most recent.
+      if (host !== this.#last) {
         entries.delete(host);
         entries.set(host, entry);
+        this.#last = host;
       }
       return entry;
     }
+    this.#last = host;
     entry = this.#create(host);
     entries.set(host, entry);
     if (entries.size > this.#max) {
@@ -53,6 +56,7 @@ export class HostRegistry<T> {
   clear(): void {
     for (const entry of this.#entries.values()) close(entry);
     this.#entries.clear();
+    this.#last = undefined;
   }
 }
 

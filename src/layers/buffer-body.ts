@@ -185,5 +185,6 @@ export const prepareRequest = async (
     policy,
     signal,
     deadline,
+    callerSignal: Boolean(callerSignal),
   });
 };

@@ -27,6 +27,8 @@ export interface PreparedRequest {
   readonly signal: AbortSignal;
   /** `performance.now()` by which the call must have its response headers (Infinity: none). */
   readonly deadline: number;
+  /** True when the caller gave a signal: child signals must then stay linked past the call (see internal/abort.ts). */
+  readonly callerSignal: boolean;
 }
 
 /** One send of a request: the first try, a retry, or a hedge. */

@@ -52,6 +52,13 @@ export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error
   // Our own failures (an open breaker, throttling) are not retried on the same origin.
   if (isResilientFetchError(error)) return { retryable: false, reason: error.code };
   const codes = errorCodes(error);
+  // Fetch reports every network error as a TypeError; one with no code at all (msw's
+  // HttpResponse.error(), other transports) is a network error we know nothing more about.
+  if (codes.length === 0 && error instanceof TypeError) {
+    return methodAllowed(request, retry)
+      ? { retryable: true, reason: 'network error' }
+      : { retryable: false, reason: `network error, ${request.method} not idempotent` };
+  }
   const code = codes.find((c) => retry.errorCodes.has(c));
   if (code === undefined) return { retryable: false, reason: codes[0] ?? String((error as Error)?.name ?? error) };
   if (methodAllowed(request, retry) || BEFORE_SEND_CODES.has(code)) return { retryable: true, reason: code };
@@ -124,8 +131,19 @@ export const createRetryLayer =
       return false;
     };
 
+    // Fast path: most first attempts succeed, and need none of p-retry's machinery. A failed first
+    // attempt enters the p-retry loop as its attempt 1 (replayed, not re-sent).
+    let firstOutcome: Outcome;
     try {
-      return await pRetry(run, {
+      return await run(1);
+    } catch (error) {
+      if (!(error instanceof Outcome)) throw error;
+      firstOutcome = error;
+    }
+    const loop = (attemptNumber: number) => (attemptNumber === 1 ? Promise.reject(firstOutcome) : run(attemptNumber));
+
+    try {
+      return await pRetry(loop, {
         retries: retry.limit,
         minTimeout: 0,
         maxTimeout: 0,

@@ -2,6 +2,7 @@
  * Attempt timeout: each send (retry or hedge branch) gets `timeout.attempt` ms to its response
  * headers. Sits right above the transport, so the breaker counts a timeout as a failure.
  */
+import { linkedController } from '../internal/abort.js';
 import type { Layer, LayerContext } from './layer.js';
 
 const ATTEMPT_TIMEOUT = Symbol.for('resilient-fetch.attempt-timeout');
@@ -23,11 +24,12 @@ export const createTimeoutLayer =
     context.counters.get(attempt.url.origin).attempts++;
     const ms = attempt.request.policy.timeout.attempt;
     if (ms === false) return next(attempt);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(attemptTimeoutError(ms)), ms);
+    const linked = linkedController(attempt.signal, attempt.request.callerSignal);
+    const timer = setTimeout(() => linked.abort(attemptTimeoutError(ms)), ms);
     try {
-      return await next({ ...attempt, signal: AbortSignal.any([attempt.signal, controller.signal]) });
+      return await next({ ...attempt, signal: linked.signal });
     } finally {
       clearTimeout(timer);
+      linked.release();
     }
   };

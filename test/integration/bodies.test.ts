@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, onTestFinished } from 'vitest';
+import { createFetch } from '../../src/index.js';
+import { test } from '../support/server.js';
+
+const client = (maxBufferBytes?: number) => {
+  const fetch = createFetch({
+    defaults: { retry: { backoff: { base: 1, max: 5 } }, ...(maxBufferBytes !== undefined && { maxBufferBytes }) },
+  });
+  onTestFinished(() => fetch.close());
+  return fetch;
+};
+
+const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+const failTwice = (_req: unknown, res: import('node:http').ServerResponse, _d: unknown, i: number) => {
+  res.writeHead(i < 2 ? 503 : 200);
+  res.end();
+};
+
+const bytes = new Uint8Array(64 * 1024).map((_, i) => (i * 31) % 256);
+const form = () => {
+  const data = new FormData();
+  data.append('field', 'value');
+  data.append('file', new Blob([bytes], { type: 'application/octet-stream' }), 'data.bin');
+  return data;
+};
+const streamOf = (chunks: Uint8Array[]) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+
+const cases: Array<[string, () => RequestInit, string | RegExp | undefined]> = [
+  ['string', () => ({ body: 'héllo wörld' }), 'text/plain;charset=UTF-8'],
+  ['URLSearchParams', () => ({ body: new URLSearchParams({ a: '1', b: 'x y' }) }), 'application/x-www-form-urlencoded;charset=UTF-8'],
+  ['FormData with a file', () => ({ body: form() }), /^multipart\/form-data; boundary=/],
+  ['Blob', () => ({ body: new Blob([bytes], { type: 'image/png' }) }), 'image/png'],
+  ['ArrayBuffer', () => ({ body: bytes.slice().buffer }), undefined],
+  ['Uint8Array', () => ({ body: bytes.slice() }), undefined],
+  ['DataView', () => ({ body: new DataView(bytes.slice().buffer) }), undefined],
+  ['ReadableStream (duplex half)', () => ({ body: streamOf([bytes.slice(0, 1000), bytes.slice(1000)]), duplex: 'half' } as RequestInit), undefined],
+];
+
+describe('every body type is replayed byte-identical, with its content-type', () => {
+  for (const [name, init, type] of cases) {
+    test(`${name}: three deliveries, one hash`, async ({ server }) => {
+      server.handle(failTwice);
+      const res = await client()(server.url, { method: 'PUT', ...init() });
+      expect(res.status).toBe(200);
+      expect(server.deliveries).toHaveLength(3);
+      expect(new Set(server.deliveries.map((d) => d.sha256)).size).toBe(1);
+      expect(server.deliveries[0]?.body.length).toBeGreaterThan(0);
+      const contentType = server.deliveries[0]?.headers['content-type'];
+      if (type === undefined) expect(contentType).toBeUndefined();
+      else if (typeof type === 'string') expect(contentType).toBe(type);
+      else expect(contentType).toMatch(type);
+      expect(new Set(server.deliveries.map((d) => d.headers['content-type'])).size).toBe(1);
+    });
+  }
+
+  test('a body over maxBufferBytes is sent exactly once, complete, and not retried', async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    const big = new Uint8Array(300_000).map((_, i) => i % 251);
+    const res = await client(100_000)(server.url, { method: 'PUT', body: big });
+    expect(res.status).toBe(503);
+    expect(server.deliveries).toHaveLength(1);
+    expect(server.deliveries[0]?.sha256).toBe(sha(big));
+  });
+
+  test('a stream that grows past maxBufferBytes is sent once with nothing dropped', async ({ server }) => {
+    server.handle(failTwice);
+    const chunks = Array.from({ length: 40 }, (_, i) => new Uint8Array(10_000).fill(i));
+    const whole = Buffer.concat(chunks);
+    const res = await client(100_000)(server.url, { method: 'PUT', body: streamOf(chunks), duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(503);
+    expect(server.deliveries).toHaveLength(1);
+    expect(server.deliveries[0]?.body.length).toBe(whole.length);
+    expect(server.deliveries[0]?.sha256).toBe(sha(whole));
+  });
+
+  test('the caller may reuse its buffer after the call started: the sent bytes do not change', async ({ server }) => {
+    server.handle(failTwice);
+    const buffer = new Uint8Array([1, 2, 3, 4]);
+    const pending = client()(server.url, { method: 'PUT', body: buffer });
+    buffer.fill(9);
+    await pending;
+    expect(server.deliveries.map((d) => [...d.body])).toEqual([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]);
+  });
+});
+
+describe('drop-in fetch semantics', () => {
+  test('resolves to a global Response with url, headers and every set-cookie', async ({ server }) => {
+    server.handle((_req, res) => {
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.setHeader('x-custom', 'yes');
+      res.end('hello');
+    });
+    const res = await client()(new URL('/path?q=1', server.url));
+    expect(res).toBeInstanceOf(Response);
+    expect(res.headers).toBeInstanceOf(Headers);
+    expect(res.url).toBe(`${server.origin}/path?q=1`);
+    expect(res.redirected).toBe(false);
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(res.headers.get('x-custom')).toBe('yes');
+    expect(await res.text()).toBe('hello');
+  });
+
+  test('follows a redirect and reports it', async ({ server }) => {
+    server.handle((req, res) => {
+      if (req.url === '/old') {
+        res.writeHead(302, { location: '/new' });
+        res.end();
+      } else res.end(`at ${req.url}`);
+    });
+    const res = await client()(`${server.origin}/old`);
+    expect(res.redirected).toBe(true);
+    expect(res.url).toBe(`${server.origin}/new`);
+    expect(await res.text()).toBe('at /new');
+  });
+
+  test('204 and HEAD have null bodies', async ({ server }) => {
+    server.handle((req, res) => {
+      res.writeHead(req.method === 'HEAD' ? 200 : 204, { 'content-length': req.method === 'HEAD' ? '5' : '0' });
+      res.end();
+    });
+    const fetch = client();
+    expect((await fetch(server.url, { method: 'DELETE' })).body).toBeNull();
+    const head = await fetch(server.url, { method: 'HEAD' });
+    expect(head.body).toBeNull();
+    expect(head.headers.get('content-length')).toBe('5');
+  });
+
+  test('a global Request works as input, body and headers included, and is retried', async ({ server }) => {
+    server.handle(failTwice);
+    const request = new Request(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'k1', 'x-trace': 't' },
+      body: JSON.stringify({ ok: true }),
+    });
+    const res = await client()(request);
+    expect(res.status).toBe(200);
+    expect(server.deliveries).toHaveLength(3);
+    for (const d of server.deliveries) {
+      expect(d.method).toBe('POST');
+      expect(d.body.toString()).toBe('{"ok":true}');
+      expect(d.headers['content-type']).toBe('application/json');
+      expect(d.headers['x-trace']).toBe('t');
+    }
+  });
+
+  test('a Request plus init: init wins, as in fetch', async ({ server }) => {
+    const request = new Request(server.url, { method: 'POST', body: 'from request', headers: { 'x-a': '1' } });
+    await client()(request, { method: 'PUT', body: 'from init', headers: { 'x-b': '2' } });
+    expect(server.deliveries[0]).toMatchObject({ method: 'PUT' });
+    expect(server.deliveries[0]?.body.toString()).toBe('from init');
+    expect(server.deliveries[0]?.headers['x-b']).toBe('2');
+    expect(server.deliveries[0]?.headers['x-a']).toBeUndefined();
+  });
+
+  test('an aborted Request signal is honoured', async ({ server }) => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    controller.abort(reason);
+    const error = await client()(new Request(server.url, { signal: controller.signal })).catch((e: unknown) => e);
+    expect(error).toBe(reason);
+    expect(server.deliveries).toHaveLength(0);
+  });
+
+  test('invalid input rejects with a TypeError like fetch', async () => {
+    const fetch = client();
+    await expect(fetch('not a url')).rejects.toBeInstanceOf(TypeError);
+    await expect(fetch('http://127.0.0.1:1/', { method: 'GET', body: 'x' })).rejects.toBeInstanceOf(TypeError);
+    await expect(fetch('http://user:pw@127.0.0.1/')).rejects.toBeInstanceOf(TypeError);
+  });
+
+  test("a caller's abort during the body read errors the body stream", async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(200);
+      res.write('first');
+    });
+    const controller = new AbortController();
+    const res = await client()(server.url, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort(new Error('mid-body'));
+    await expect(reader.read()).rejects.toThrow('mid-body');
+  });
+});

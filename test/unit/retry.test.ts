@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createFetch, type ResilientEvent } from '../../src/index.js';
+
+const scripted = (...statuses: number[]) => {
+  const calls: string[] = [];
+  const fetch = vi.fn(async (input: string | URL | Request) => {
+    calls.push(String(input));
+    const status = statuses[Math.min(calls.length - 1, statuses.length - 1)] ?? 200;
+    return new Response(`answer ${calls.length}`, { status });
+  });
+  return { fetch, calls };
+};
+
+describe('retry layer (fake timers, stub transport)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('sleeps the exponential full-jitter delays between attempts', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const { fetch, calls } = scripted(503, 503, 503, 200);
+    const events: ResilientEvent[] = [];
+    const client = createFetch({ fetch, defaults: { retry: { limit: 3 } }, onEvent: (e) => events.push(e) });
+    const pending = client('http://a.test/');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(300);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(events.filter((e) => e.type === 'retry').map((e) => 'delay' in e && e.delay)).toEqual([50, 100, 200]);
+    await client.close();
+  });
+
+  it('a Retry-After above maxRetryAfter ends retrying with the response', async () => {
+    const fetch = vi.fn(async () => new Response('later', { status: 503, headers: { 'retry-after': '60' } }));
+    const events: ResilientEvent[] = [];
+    const client = createFetch({ fetch, defaults: { retry: { maxRetryAfter: 5_000 } }, onEvent: (e) => events.push(e) });
+    const res = await client('http://a.test/');
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('later');
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'give-up', why: expect.stringContaining('maxRetryAfter') }));
+    await client.close();
+  });
+
+  it('does not sleep past the total deadline: the last response comes back instead', async () => {
+    const fetch = vi.fn(async () => new Response(null, { status: 503, headers: { 'retry-after': '20' } }));
+    const client = createFetch({ fetch, defaults: { timeout: { total: 10_000 } } });
+    const res = await client('http://a.test/');
+    expect(res.status).toBe(503);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    await client.close();
+  });
+
+  it('the transport gets a URL string and a fresh copy of the body on each attempt', async () => {
+    const seen: Array<{ url: unknown; body: unknown }> = [];
+    const fetch = vi.fn(async (input: unknown, init?: RequestInit) => {
+      seen.push({ url: input, body: init?.body });
+      return new Response(null, { status: seen.length < 2 ? 503 : 200 });
+    });
+    const client = createFetch({ fetch, defaults: { retry: { backoff: () => 0 } } });
+    await client('http://a.test/p?q=1', { method: 'PUT', body: new Uint8Array([1, 2, 3]) });
+    expect(seen.map((s) => s.url)).toEqual(['http://a.test/p?q=1', 'http://a.test/p?q=1']);
+    expect(seen[0]?.body).not.toBe(seen[1]?.body);
+    expect([...(seen[1]?.body as Uint8Array)]).toEqual([1, 2, 3]);
+    await client.close();
+  });
+
+  it('discarded responses have their bodies cancelled', async () => {
+    const cancelled: number[] = [];
+    let n = 0;
+    const fetch = vi.fn(async () => {
+      const index = n++;
+      const body = new ReadableStream({ cancel: () => void cancelled.push(index) });
+      return new Response(body, { status: index < 2 ? 503 : 200 });
+    });
+    const client = createFetch({ fetch, defaults: { retry: { backoff: () => 0 } } });
+    const res = await client('http://a.test/');
+    expect(res.status).toBe(200);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(cancelled).toEqual([0, 1]);
+    await client.close();
+  });
+
+  it('has the signature of fetch', () => {
+    const client = createFetch({ fetch: async () => new Response() });
+    expect(client.length).toBe(1);
+    expect(typeof client.stats).toBe('function');
+    void client.close();
+  });
+});
