@@ -1,8 +1,8 @@
 /**
  * Hedge layer ("The Tail at Scale"; gRPC `hedgingPolicy`): the primary branch starts; if no
  * acceptable response has arrived after `delay`, a clone starts (branch 1, ... up to `maxHedges`),
- * each with its own AbortController. The first acceptable response wins and every other branch is
- * aborted, its response body (if any) cancelled. A retryable failure (a 503, a reset) of one branch
+ * each with its own AbortController linked to the attempt's signal. The first acceptable response
+ * wins and every other branch is aborted, its response body (if any) cancelled. A retryable failure (a 503, a reset) of one branch
  * leaves the race to the branches still pending; a non-retryable answer (a 404) wins at once. When
  * every branch started has failed, the last failure goes up to the retry layer.
  *
@@ -13,6 +13,7 @@
  */
 import { RatioBudget } from '../budget.js';
 import { HostRegistry } from '../host-state.js';
+import { linkedController, type Linked } from '../internal/abort.js';
 import { discard } from '../internal/delay.js';
 import { LatencyWindow } from '../latency-window.js';
 import type { ResolvedHedge, ResolvedPolicy } from '../options.js';
@@ -95,7 +96,7 @@ class HostHedgeState {
   }
 }
 
-type Branch = { readonly index: number; readonly controller: AbortController; readonly start: number; settled: boolean };
+type Branch = { readonly index: number; readonly link: Linked; readonly start: number; settled: boolean };
 
 type RaceSetup = {
   readonly next: Send;
@@ -131,8 +132,11 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
         // A loser cut off at `now` took at least that long: keep it in the window, or the slow tail
         // that hedging hides would vanish from the percentile and 'auto' would hedge more and more.
         if (reason !== undefined) state.window.record(now - branch.start);
-        branch.controller.abort(reason ?? attempt.signal.reason);
+        branch.link.abort(reason ?? attempt.signal.reason);
       }
+      // Without a caller's signal nothing can abort a branch after the race: drop the links.
+      // (With one, they stay, so the caller's abort still errors the winner's body being read.)
+      for (const branch of branches) branch.link.release();
       if (failure && 'response' in failure) discard(failure.response);
     };
 
@@ -168,14 +172,13 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
     };
 
     const launch = (index: number): void => {
-      const controller = new AbortController();
-      const branch: Branch = { index, controller, start: performance.now(), settled: false };
+      const link = linkedController(attempt.signal, attempt.request.callerSignal);
+      const branch: Branch = { index, link, start: performance.now(), settled: false };
       branches.push(branch);
       pending++;
-      const signal = AbortSignal.any([attempt.signal, controller.signal]);
       let sent: Promise<Response>;
       try {
-        sent = next({ ...attempt, branch: index, signal });
+        sent = next({ ...attempt, branch: index, signal: link.signal });
       } catch (error) {
         sent = Promise.reject(error);
       }

@@ -12,7 +12,7 @@ import {
 } from '../../src/layers/hedge.js';
 import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/layers/layer.js';
 import { LatencyWindow } from '../../src/latency-window.js';
-import type { Policy, ResolvedHedge } from '../../src/options.js';
+import type { Policy, ResolvedHedge, ResolvedPolicy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
 
 const ORIGIN = 'http://127.0.0.1:8080';
@@ -51,6 +51,45 @@ const tracked = (status = 200) => {
   return { response: new Response(body, { status }), state };
 };
 
+type RequestInit = {
+  method?: string;
+  headers?: Array<[string, string]>;
+  replayable?: boolean;
+  signal?: AbortSignal;
+  number?: number;
+};
+
+const prepared = (policy: ResolvedPolicy, init: RequestInit = {}): PreparedRequest => ({
+  url: new URL(`${ORIGIN}/items`),
+  method: init.method ?? 'GET',
+  headers: init.headers ?? [],
+  body: init.method && init.method !== 'GET' ? new TextEncoder().encode('payload') : null,
+  stream: null,
+  replayable: init.replayable ?? true,
+  init: {},
+  policy,
+  signal: init.signal ?? new AbortController().signal,
+  deadline: Infinity,
+  callerSignal: init.signal !== undefined,
+});
+
+const firstAttempt = (request: PreparedRequest, number = 0): Attempt => ({
+  request,
+  url: request.url,
+  signal: request.signal,
+  number,
+  branch: 0,
+});
+
+/** A bare LayerContext for tests that need no stats. */
+const bareContext = (events: ResilientEvent[] = []): LayerContext => ({
+  emit: (event) => void events.push(event),
+  counters: new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
+  maxHosts: 10,
+  describe: () => {},
+  onClose: () => {},
+});
+
 const setup = (policy: Policy) => {
   const events: ResilientEvent[] = [];
   const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
@@ -65,22 +104,8 @@ const setup = (policy: Policy) => {
   const stub = stubNext();
   const send = createHedgeLayer(context)(stub.next);
   const resolved = freezePolicy(policy);
-  const call = (
-    init: { method?: string; headers?: Array<[string, string]>; replayable?: boolean; signal?: AbortSignal; number?: number } = {},
-  ) => {
-    const request: PreparedRequest = {
-      url: new URL(`${ORIGIN}/items`),
-      method: init.method ?? 'GET',
-      headers: init.headers ?? [],
-      body: init.method && init.method !== 'GET' ? new TextEncoder().encode('payload') : null,
-      stream: null,
-      replayable: init.replayable ?? true,
-      init: {},
-      policy: resolved,
-      signal: init.signal ?? new AbortController().signal,
-      deadline: Infinity,
-    };
-    const promise = send({ request, url: request.url, signal: request.signal, number: init.number ?? 0, branch: 0 });
+  const call = (init: RequestInit = {}) => {
+    const promise = send(firstAttempt(prepared(resolved, init), init.number));
     // Observed at once, so a rejection is never reported as unhandled before the test awaits it.
     promise.catch(() => {});
     return promise;
@@ -327,16 +352,11 @@ describe('hedge layer', () => {
   });
 
   test('the caller’s abort rejects at once even if a branch ignores its signal', async () => {
-    const events: ResilientEvent[] = [];
     const stub = stubNext({ ignoreAbort: true });
-    const counters = new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 }));
-    const send = createHedgeLayer({ emit: (e) => void events.push(e), counters, maxHosts: 10, describe: () => {}, onClose: () => {} })(stub.next);
+    const send = createHedgeLayer(bareContext())(stub.next);
     const caller = new AbortController();
-    const request: PreparedRequest = {
-      url: new URL(`${ORIGIN}/`), method: 'GET', headers: [], body: null, stream: null, replayable: true, init: {},
-      policy: freezePolicy({ hedge: { delay: 20 } }), signal: caller.signal, deadline: Infinity,
-    };
-    const result = send({ request, url: request.url, signal: request.signal, number: 0, branch: 0 });
+    const request = prepared(freezePolicy({ hedge: { delay: 20 } }), { signal: caller.signal });
+    const result = send(firstAttempt(request));
     result.catch(() => {});
     caller.abort('stop');
     await expect(result).rejects.toBe('stop');
@@ -355,13 +375,8 @@ describe('hedge layer', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       const stub = stubNext({ ignoreAbort: true });
-      const counters = new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 }));
-      const send = createHedgeLayer({ emit: () => {}, counters, maxHosts: 10, describe: () => {}, onClose: () => {} })(stub.next);
-      const request: PreparedRequest = {
-        url: new URL(`${ORIGIN}/`), method: 'GET', headers: [], body: null, stream: null, replayable: true, init: {},
-        policy: freezePolicy({ hedge: { delay: 20, maxHedges: 2 } }), signal: new AbortController().signal, deadline: Infinity,
-      };
-      const result = send({ request, url: request.url, signal: request.signal, number: 0, branch: 0 });
+      const send = createHedgeLayer(bareContext())(stub.next);
+      const result = send(firstAttempt(prepared(freezePolicy({ hedge: { delay: 20, maxHedges: 2 } }))));
       await vi.advanceTimersByTimeAsync(40);
       const [primary, first, second] = stub.calls;
       second!.resolve(new Response('winner'));
@@ -391,17 +406,38 @@ describe('hedge layer', () => {
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
+  test('without a caller’s signal, no listener is left on the call’s signal once the race ends', async () => {
+    const stub = stubNext();
+    const send = createHedgeLayer(bareContext())(stub.next);
+    const request = prepared(freezePolicy({ hedge: { delay: 5, budget: false } }));
+    const result = send(firstAttempt(request));
+    await vi.advanceTimersByTimeAsync(5);
+    expect(getEventListeners(request.signal, 'abort').length).toBeGreaterThan(0);
+    stub.calls[1]!.resolve(new Response('hedge'));
+    await result;
+    expect(getEventListeners(request.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('with a caller’s signal, the winner stays linked to it after the call resolved', async () => {
+    const t = setup({ hedge: { delay: 5 } });
+    const caller = new AbortController();
+    const result = t.call({ signal: caller.signal });
+    await vi.advanceTimersByTimeAsync(5);
+    t.calls[1]!.resolve(new Response('hedge'));
+    await result;
+    expect(t.calls[1]!.attempt.signal.aborted).toBe(false);
+    caller.abort('reading no more');
+    // So a body still being read is errored by the caller's abort, as with plain fetch.
+    expect(t.calls[1]!.attempt.signal.aborted).toBe(true);
+    expect(t.calls[1]!.attempt.signal.reason).toBe('reading no more');
+  });
+
   test('a next() that throws synchronously fails the attempt, not the process', async () => {
-    const counters = new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 }));
     const boom = new Error('sync boom');
-    const send = createHedgeLayer({ emit: () => {}, counters, maxHosts: 10, describe: () => {}, onClose: () => {} })(() => {
+    const send = createHedgeLayer(bareContext())(() => {
       throw boom;
     });
-    const request: PreparedRequest = {
-      url: new URL(`${ORIGIN}/`), method: 'GET', headers: [], body: null, stream: null, replayable: true, init: {},
-      policy: freezePolicy({ hedge: { delay: 20 } }), signal: new AbortController().signal, deadline: Infinity,
-    };
-    await expect(send({ request, url: request.url, signal: request.signal, number: 0, branch: 0 })).rejects.toBe(boom);
+    await expect(send(firstAttempt(prepared(freezePolicy({ hedge: { delay: 20 } }))))).rejects.toBe(boom);
   });
 
   test('a retry attempt is hedged too, its branches keeping its number', async () => {
@@ -420,7 +456,7 @@ describe('hedge layer', () => {
 describe('which calls are hedged', () => {
   const hedgeOf = (policy: Policy) => freezePolicy(policy).hedge as ResolvedHedge;
   const request = (method: string, headers: Array<[string, string]> = [], replayable = true) =>
-    ({ method, headers, replayable, stream: null }) as unknown as PreparedRequest;
+    prepared(freezePolicy({ hedge: {} }), { method, headers, replayable });
 
   test('by default GET and HEAD only', () => {
     const hedge = hedgeOf({ hedge: {} });
