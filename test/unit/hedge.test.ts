@@ -14,6 +14,7 @@ import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../..
 import { LatencyWindow } from '../../src/latency-window.js';
 import type { Policy, ResolvedHedge, ResolvedPolicy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
+import { createFetch } from '../../src/index.js';
 
 const ORIGIN = 'http://127.0.0.1:8080';
 
@@ -566,5 +567,34 @@ describe('adaptive delay', () => {
     await result;
     // The hedge took 10 ms; the primary was cut off after 50 ms.
     expect(t.stats()).toMatchObject({ hedge: { latency: { samples: 2, p50: 10, p99: 50 } } });
+  });
+});
+
+describe('hedge options are validated at createFetch', () => {
+  const create = (policy: Policy) => () => createFetch({ defaults: policy });
+
+  test('adaptive min above max names the field', () => {
+    expect(create({ hedge: { delay: { min: 50, max: 10 } } })).toThrow(
+      new RangeError('defaults.hedge.delay.min must be <= max, got 50 > 10'),
+    );
+  });
+
+  test.for([
+    [{ hedge: { delay: -1 } }, /defaults\.hedge\.delay must be/],
+    [{ hedge: { delay: 'fast' } }, /defaults\.hedge\.delay must be/],
+    [{ hedge: { delay: { percentile: 0 } } }, /defaults\.hedge\.delay\.percentile/],
+    [{ hedge: { maxHedges: 0 } }, /defaults\.hedge\.maxHedges must be an integer >= 1/],
+    [{ hedge: { budget: 1.5 } }, /defaults\.hedge\.budget must be/],
+    [{ hedge: { methods: ['GET', 'NOT A METHOD'] } }, /defaults\.hedge\.methods\[1\]/],
+    [{ hedge: { wait: 5 } }, /defaults\.hedge\.wait is not a known option/],
+  ] as Array<[unknown, RegExp]>)('%o is rejected', ([policy, message]) => {
+    expect(create(policy as Policy)).toThrow(message);
+  });
+
+  test('valid hedge options are accepted', async () => {
+    for (const hedge of [{ delay: 0 }, { delay: 'auto' as const }, { delay: { percentile: 99, min: 1, max: 1 } }, { budget: false as const }]) {
+      const fetch = createFetch({ defaults: { hedge } });
+      await fetch.close();
+    }
   });
 });
