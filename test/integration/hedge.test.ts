@@ -191,6 +191,36 @@ describe('hedged requests against a real server', () => {
     expect(server.deliveries).toHaveLength(2);
   });
 
+  test('when the hedge budget is spent, no hedge is sent and an event says so', async ({ server }) => {
+    server.handle(firstStalls(300));
+    // Ratio 0: only the reserve of 1 hedge per second (10 per 10 s window) is left.
+    const fetch = client({ defaults: { hedge: { delay: 10, budget: 0 } } });
+    for (let i = 0; i < 11; i++) await (await fetch(`${server.url}?id=b${i}`)).text();
+    expect(fetch.events.filter((e) => e.type === 'hedge')).toHaveLength(10);
+    expect(fetch.events.filter((e) => e.type === 'budget-exhausted')).toEqual([
+      { type: 'budget-exhausted', host: server.origin, kind: 'hedge' },
+    ]);
+    // 10 hedged calls deliver twice, the last one once (it waited out its stall).
+    expect(server.deliveries).toHaveLength(21);
+    expect(fetch.stats().hosts[server.origin]).toMatchObject({ hedges: 10, hedge: { budget: { spent: 10, left: 0 } } });
+  });
+
+  test("'auto' learns the host's latency: after 30 fast calls a stalled one is hedged well before max", async ({ server }) => {
+    const fetch = client({ defaults: { hedge: { delay: 'auto' } } });
+    for (let i = 0; i < 30; i++) await (await fetch(`${server.url}?warm=${i}`)).text();
+    const latency = (fetch.stats().hosts[server.origin] as { hedge: { latency: { samples: number } } }).hedge.latency;
+    // One sample per call, more if a warm-up call happened to be hedged on this loaded machine.
+    expect(latency.samples).toBeGreaterThanOrEqual(30);
+    fetch.events.length = 0;
+    server.handle(firstStalls(2_000));
+    const res = await fetch(`${server.url}?id=auto`);
+    expect(await res.text()).toMatch(/^delivery \d+$/);
+    const hedge = fetch.events.find((e) => e.type === 'hedge') as { after: number } | undefined;
+    // The learned p95 of a local server is a few ms (min 5); the fixed fallback would be 1,000 ms.
+    expect(hedge?.after).toBeGreaterThanOrEqual(4);
+    expect(hedge?.after).toBeLessThan(900);
+  });
+
   test('a per-request policy can switch hedging off', async ({ server }) => {
     server.handle(firstStalls(200));
     const fetch = client({ defaults: { hedge: { delay: 20 } } });
