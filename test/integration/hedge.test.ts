@@ -208,7 +208,7 @@ describe('hedged requests against a real server', () => {
   test("'auto' learns the host's latency: after 30 fast calls a stalled one is hedged well before max", async ({ server }) => {
     const fetch = client({ defaults: { hedge: { delay: 'auto' } } });
     for (let i = 0; i < 30; i++) await (await fetch(`${server.url}?warm=${i}`)).text();
-    const latency = (fetch.stats().hosts[server.origin] as { hedge: { latency: { samples: number } } }).hedge.latency;
+    const latency = (fetch.stats().hosts[server.origin] as unknown as { hedge: { latency: { samples: number } } }).hedge.latency;
     // One sample per call, more if a warm-up call happened to be hedged on this loaded machine.
     expect(latency.samples).toBeGreaterThanOrEqual(30);
     fetch.events.length = 0;
