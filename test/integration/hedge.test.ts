@@ -221,6 +221,22 @@ describe('hedged requests against a real server', () => {
     expect(hedge?.after).toBeLessThan(900);
   });
 
+  test('the total timeout stops every branch with a TimeoutError', async ({ server }) => {
+    server.handle((_req, res) => {
+      const timer = setTimeout(() => res.end('never'), 5_000);
+      res.on('close', () => clearTimeout(timer));
+    });
+    const fetch = client({ defaults: { hedge: { delay: 20 }, timeout: { total: 300 } } });
+    const error = await fetch(server.url).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(server.deliveries).toHaveLength(2);
+    expect(await eventually(() => server.deliveries.every((d) => d.closedEarly))).toBe(true);
+  });
+
   test('a per-request policy can switch hedging off', async ({ server }) => {
     server.handle(firstStalls(200));
     const fetch = client({ defaults: { hedge: { delay: 20 } } });
