@@ -1,7 +1,7 @@
 // One build: ESM + .d.ts from tsc, CommonJS from esbuild (p-retry is ESM-only, so it is bundled
 // into the CJS file; undici and opossum stay external), and .d.cts twins for `require` users.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -32,4 +32,6 @@ const copyDeclarations = (from, to) => {
   }
 };
 copyDeclarations('dist/esm', 'dist/cjs');
+// The `bin`: tsc keeps src/cli.ts's shebang; make it executable for direct use from a checkout.
+chmodSync('dist/esm/cli.js', 0o755);
 console.log('built dist/esm (ESM + .d.ts) and dist/cjs (CommonJS + .d.cts)');

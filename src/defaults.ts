@@ -38,8 +38,14 @@ export const DEFAULTS = deepFreeze({
     backoff: { base: 100, max: 5_000, factor: 2, jitter: 'full' },
     /** got gives up above its cap, ky clamps; 30 s fits inside the default total timeout. */
     maxRetryAfter: 30_000,
-    /** SRE book: per-client retries <= 10 %; Finagle RetryBudget (10 s window, floor per second). */
-    budget: { ratio: 0.1, minPerSecond: 5, window: 10_000 },
+    /**
+     * SRE book: per-client retries <= 10 %; Finagle RetryBudget (10 s window, floor per second).
+     * Floor 1/s, not Finagle's 10 or the first proposal's 5: amplification is at most
+     * 1 + ratio + minPerSecond / (calls per second), so 1/s keeps a 503 storm under 1.25 requests per
+     * call for any host called 7+ times a second (5/s needed 33+); its reserve of 10 per window is
+     * gRPC's retryThrottling maxTokens, enough for a quiet host's occasional blip.
+     */
+    budget: { ratio: 0.1, minPerSecond: 1, window: 10_000 },
   },
   /** Off unless set: hedging multiplies traffic and only fits idempotent reads. */
   hedge: false,
@@ -75,6 +81,13 @@ export const DEFAULTS = deepFreeze({
     k: 2,
     /** SRE book: two minutes of history; one minute reacts faster. */
     window: 60_000,
+    /**
+     * The formula alone nears 1 in an outage, and then recovers only as fast as accepts can double
+     * per window (a 30 s outage at 100 calls/s stays throttled ~5 min after the host is back, with a
+     * 60 s window); 0.9 lets 10 % through and recovers in ~100 s. Envoy's admission control has the
+     * same cap (max_rejection_probability).
+     */
+    maxProbability: 0.9,
   },
   /** gRPC commits once its retry buffer overflows; 1 MiB covers JSON APIs. */
   maxBufferBytes: 1_048_576,

@@ -9,12 +9,21 @@ type Base<T extends string> = { readonly type: T; /** `scheme://host:port` the a
 export type RetryEvent = Base<'retry'> & {
   /** The attempt that failed, 1-based. The next one has `http.request.resend_count` = `attempt`. */
   readonly attempt: number;
+  /** OpenTelemetry's `http.request.resend_count` of the attempt about to be sent (1 for the first retry). */
+  readonly resendCount: number;
   /** Milliseconds slept before the next attempt. */
   readonly delay: number;
   /** `status 503`, an error code such as `ECONNRESET`, or `attempt timeout`. */
   readonly reason: string;
 };
-export type GiveUpEvent = Base<'give-up'> & { readonly attempt: number; readonly reason: string; readonly why: string };
+export type GiveUpEvent = Base<'give-up'> & {
+  /** The last attempt, 1-based. */
+  readonly attempt: number;
+  /** OpenTelemetry's `http.request.resend_count` of the last attempt sent (`attempt` − 1). */
+  readonly resendCount: number;
+  readonly reason: string;
+  readonly why: string;
+};
 export type HedgeEvent = Base<'hedge'> & { readonly branch: number; readonly after: number };
 export type HedgeWinEvent = Base<'hedge-win'> & { readonly branch: number; readonly elapsed: number };
 export type BreakerEvent = Base<'breaker'> & {
@@ -41,6 +50,22 @@ export type EventType = ResilientEvent['type'];
 
 /** Channel name for an event type: `resilient-fetch:retry`, `resilient-fetch:breaker`, ... */
 export const channelName = (type: EventType): string => `resilient-fetch:${type}`;
+
+/**
+ * Every `node:diagnostics_channel` name this package publishes on, by event type.
+ * @example diagnostics_channel.subscribe(CHANNELS.retry, (event) => console.log(event))
+ */
+export const CHANNELS = Object.freeze({
+  retry: 'resilient-fetch:retry',
+  'give-up': 'resilient-fetch:give-up',
+  hedge: 'resilient-fetch:hedge',
+  'hedge-win': 'resilient-fetch:hedge-win',
+  breaker: 'resilient-fetch:breaker',
+  'budget-exhausted': 'resilient-fetch:budget-exhausted',
+  fallback: 'resilient-fetch:fallback',
+  throttle: 'resilient-fetch:throttle',
+  pushback: 'resilient-fetch:pushback',
+} as const satisfies { readonly [T in EventType]: `resilient-fetch:${T}` });
 
 const channels = new Map<string, diagnostics.Channel>();
 const channelFor = (type: EventType): diagnostics.Channel => {

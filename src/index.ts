@@ -11,6 +11,6 @@ export {
   isResilientFetchError,
   isThrottledError,
 } from './errors.js';
-export { channelName } from './diagnostics.js';
+export { CHANNELS, channelName } from './diagnostics.js';
 export type * from './diagnostics.js';
 export type * from './options.js';

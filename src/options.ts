@@ -48,7 +48,7 @@ export type RetryContext = {
 export type RetryBudgetOptions = {
   /** Retries allowed as a share of first attempts in the window (0..1). @default 0.1 */
   ratio?: number;
-  /** Retries always allowed per second, whatever the ratio. @default 5 */
+  /** Retries always allowed per second, whatever the ratio (a reserve of `minPerSecond × window / 1000` per window). @default 1 */
   minPerSecond?: number;
   /** Sliding window length, in milliseconds. @default 10000 */
   window?: number;
@@ -131,6 +131,11 @@ export type ThrottleOptions = {
   k?: number;
   /** Window the counts are kept over, in milliseconds. @default 60000 */
   window?: number;
+  /**
+   * Highest rejection probability (0..1). Below 1 a share of calls always reaches the host, so the
+   * client sees it recover within about two windows instead of many. @default 0.9
+   */
+  maxProbability?: number;
 };
 
 /** A resilience policy, for every host (`defaults`), one host pattern, or one request. */

@@ -156,7 +156,7 @@ const POLICY: Shape = {
     object({ attempt: orOff(positiveMs, 'a number > 0'), total: orOff(positiveMs, 'a number > 0') }),
     'an object',
   ),
-  throttle: orOff(object({ k: number(1), window: positiveMs }), 'an object'),
+  throttle: orOff(object({ k: number(1), window: positiveMs, maxProbability: ratio }), 'an object'),
   maxBufferBytes: number(0, Infinity, { integer: true }),
   upstreams: listOf(origin, 'http(s) origins'),
 };

@@ -28,7 +28,7 @@ export interface PreparedRequest {
   /** `performance.now()` by which the call must have its response headers (Infinity: none). */
   readonly deadline: number;
   /** True when the caller gave a signal: child signals must then stay linked past the call (see internal/abort.ts). */
-  readonly callerSignal: boolean;
+  readonly callerSignal?: boolean;
 }
 
 /** One send of a request: the first try, a retry, or a hedge. */
@@ -59,8 +59,18 @@ export interface HostCounters {
   [extra: string]: number;
 }
 
+/** What the breaker layer tells the layers above it about an origin's breaker. */
+export interface BreakerView {
+  /** True when the origin's breaker would reject a call now (open, or half-open with its probe out). */
+  isOpen(origin: string): boolean;
+  /** Milliseconds until the origin's breaker lets a probe through; 0 when it would let a call through now. */
+  retryAfter(origin: string): number;
+}
+
 /** What the client gives each layer factory. */
 export interface LayerContext {
+  /** Set by the breaker layer when it is built; read at call time (the upstream layer skips open origins). */
+  breakers?: BreakerView;
   readonly emit: Emit;
   readonly counters: HostRegistry<HostCounters>;
   readonly maxHosts: number;

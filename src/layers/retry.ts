@@ -4,13 +4,22 @@
  * jittered, abortable sleep are ours, made in p-retry's `shouldRetry` hook. Outcomes travel through
  * p-retry wrapped in `Outcome`, so p-retry's own TypeError heuristics never see them and the caller
  * only ever gets the original Response or error.
+ *
+ * Two things keep retries from amplifying an outage: a per-origin retry budget (`RatioBudget`: every
+ * call deposits, every retry withdraws before it sleeps, and a retry the budget cannot pay for is
+ * not made) and server pushback (a 429/503 with `Retry-After` from any call holds back the retries
+ * of every call to that origin until then; first attempts are not held back).
  */
 import pRetry from 'p-retry';
 import { backoffDelay } from '../backoff.js';
+import { RatioBudget } from '../budget.js';
 import { BEFORE_SEND_CODES, errorCodes } from '../classify.js';
+import { DEFAULTS } from '../defaults.js';
 import { isResilientFetchError } from '../errors.js';
+import { HostRegistry } from '../host-state.js';
 import { delay, discard } from '../internal/delay.js';
-import type { ResolvedRetry } from '../options.js';
+import type { ResolvedRetry, ResolvedRetryBudget } from '../options.js';
+import { Pushback } from '../pushback.js';
 import { parseRetryAfter } from '../retry-after.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
 import { isAttemptTimeout } from './timeout.js';
@@ -65,22 +74,50 @@ export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error
   return { retryable: false, reason: `${code}, ${request.method} not idempotent` };
 };
 
-export const createRetryLayer =
-  (context: LayerContext): Layer =>
-  (next) =>
-  async (first) => {
+/** Bounds the re-checks of a pause that other calls keep extending while this one sleeps. */
+const MAX_PAUSE_CHECKS = 100;
+
+export const createRetryLayer = (context: LayerContext): Layer => {
+  // One budget per origin, made with the options of the first call that needs it.
+  const budgets = new HostRegistry<{ budget?: RatioBudget }>(context.maxHosts, () => ({}));
+  const budgetFor = (origin: string, options: ResolvedRetryBudget): RatioBudget => {
+    const slot = budgets.get(origin);
+    slot.budget ??= new RatioBudget(options);
+    return slot.budget;
+  };
+  const pushback = new Pushback(context.maxHosts);
+  context.describe((origin) => {
+    const budget = budgets.peek(origin)?.budget;
+    const pause = pushback.describe(origin);
+    if (!budget && !pause) return undefined;
+    return { ...(budget && { retryBudget: budget.snapshot() }), ...(pause && { pushback: pause }) };
+  });
+
+  return (next) => async (first) => {
     const { request } = first;
     const retry = request.policy.retry;
-    if (!retry || retry.limit === 0 || !request.replayable) return next(first);
-
     const origin = first.url.origin;
+    const budget = retry && retry.budget ? budgetFor(origin, retry.budget) : undefined;
+    budget?.deposit();
+
+    /** Sends, and lets a 429/503 with Retry-After pause the origin's retries. */
+    const send = async (attempt: Attempt): Promise<Response> => {
+      const response = await next(attempt);
+      const paused = pushback.observe(origin, response, retry ? retry.maxRetryAfter : DEFAULTS.retry.maxRetryAfter);
+      if (paused !== undefined) {
+        context.emit({ type: 'pushback', host: origin, until: Date.now() + Math.round(paused), status: response.status });
+      }
+      return response;
+    };
+    if (!retry || retry.limit === 0 || !request.replayable) return send(first);
+
     let previousDelay = 0;
 
     const run = async (attemptNumber: number): Promise<Response> => {
       const attempt: Attempt = attemptNumber === 1 ? first : { ...first, number: attemptNumber - 1 };
       let response: Response;
       try {
-        response = await next(attempt);
+        response = await send(attempt);
       } catch (error) {
         if (request.signal.aborted) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
         throw new Outcome(attempt, judgeError(request, retry, error), undefined, error);
@@ -116,18 +153,29 @@ export const createRetryLayer =
         if (retryAfter > retry.maxRetryAfter) return giveUp(outcome, `Retry-After ${retryAfter} ms > maxRetryAfter`);
         wait = retryAfter;
       }
+      wait = Math.max(wait, pushback.remaining(origin));
       if (performance.now() + wait >= request.deadline) return giveUp(outcome, 'total timeout would pass during back-off');
+      if (budget && !budget.tryWithdraw()) {
+        context.emit({ type: 'budget-exhausted', host: origin, kind: 'retry' });
+        return giveUp(outcome, 'retry budget exhausted');
+      }
 
       previousDelay = wait;
       if (outcome.response) discard(outcome.response);
       context.counters.get(origin).retries++;
-      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
+      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, resendCount: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
       if (wait > 0) await delay(wait, request.signal);
+      // Another call may have extended the pause while this one slept. The total timeout still
+      // applies: it aborts the signal, and the sleep rejects with its reason.
+      for (let check = 0, rest = pushback.remaining(origin); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
+        await delay(Math.ceil(rest), request.signal);
+        rest = pushback.remaining(origin);
+      }
       return true;
     };
 
     const giveUp = (outcome: Outcome, why: string): false => {
-      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, reason: outcome.verdict.reason, why });
+      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, resendCount: outcome.attempt.number, reason: outcome.verdict.reason, why });
       return false;
     };
 
@@ -157,3 +205,4 @@ export const createRetryLayer =
       throw error.error;
     }
   };
+};

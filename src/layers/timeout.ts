@@ -24,7 +24,7 @@ export const createTimeoutLayer =
     context.counters.get(attempt.url.origin).attempts++;
     const ms = attempt.request.policy.timeout.attempt;
     if (ms === false) return next(attempt);
-    const linked = linkedController(attempt.signal, attempt.request.callerSignal);
+    const linked = linkedController(attempt.signal, attempt.request.callerSignal === true);
     const timer = setTimeout(() => linked.abort(attemptTimeoutError(ms)), ms);
     try {
       return await next({ ...attempt, signal: linked.signal });

@@ -1,0 +1,318 @@
+import CircuitBreaker from 'opossum';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { ResilientEvent } from '../../src/diagnostics.js';
+import { CircuitOpenError, isCircuitOpenError } from '../../src/errors.js';
+import { HostRegistry } from '../../src/host-state.js';
+import { createBreakerLayer } from '../../src/layers/breaker.js';
+import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
+import { attemptTimeoutError } from '../../src/layers/timeout.js';
+import type { BreakerOptions, Policy } from '../../src/options.js';
+import { freezePolicy } from '../../src/resolve-policy.js';
+
+type Harness = {
+  context: LayerContext;
+  events: ResilientEvent[];
+  stats: (origin: string) => Record<string, unknown> | undefined;
+  close: () => Promise<void>;
+};
+
+const harness = (maxHosts = 100): Harness => {
+  const events: ResilientEvent[] = [];
+  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
+  const closers: Array<() => void | Promise<void>> = [];
+  const context: LayerContext = {
+    emit: (event) => void events.push(event),
+    counters: new HostRegistry<HostCounters>(maxHosts, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
+    maxHosts,
+    describe: (describer) => void describers.push(describer),
+    onClose: (closer) => void closers.push(closer),
+  };
+  return {
+    context,
+    events,
+    stats: (origin) => Object.assign({}, ...describers.map((describe) => describe(origin))),
+    close: async () => void (await Promise.all(closers.map((closer) => closer()))),
+  };
+};
+
+const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 1_000 };
+
+const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal = new AbortController().signal): Attempt => {
+  const parsed = new URL(url);
+  return {
+    request: {
+      url: parsed,
+      method: 'GET',
+      headers: [['accept', 'text/plain']],
+      body: null,
+      stream: null,
+      replayable: true,
+      init: {},
+      policy: freezePolicy(policy),
+      signal,
+      deadline: Infinity,
+      callerSignal: false,
+    },
+    url: parsed,
+    signal,
+    number: 0,
+    branch: 0,
+  };
+};
+
+const status = (code: number, body = `status ${code}`) => () => Promise.resolve(new Response(body, { status: code }));
+
+const A = 'http://a.test:8080/items?x=1';
+const B = 'http://b.test:8080/items';
+
+const breakerEvents = (events: ResilientEvent[]) =>
+  events.filter((e) => e.type === 'breaker').map((e) => (e.type === 'breaker' ? `${e.host} ${e.from}->${e.to}` : ''));
+
+/** Sends `n` attempts one after another; returns the responses (or errors). */
+const sendMany = async (send: Send, n: number, attempt: () => Attempt) => {
+  const out: Array<Response | unknown> = [];
+  for (let i = 0; i < n; i++) out.push(await send(attempt()).catch((error: unknown) => error));
+  return out;
+};
+
+let h: Harness;
+beforeEach(() => {
+  vi.useFakeTimers();
+  h = harness();
+});
+afterEach(async () => {
+  await h.close();
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe('breaker layer', () => {
+  test('opens after volumeThreshold failing statuses, then rejects without calling next', async () => {
+    const next = vi.fn<Send>(status(503));
+    const send = createBreakerLayer(h.context)(next);
+    const first = await sendMany(send, 10, () => attemptFor(A));
+    expect(first.every((r) => r instanceof Response && r.status === 503)).toBe(true);
+    expect(next).toHaveBeenCalledTimes(10);
+    expect(breakerEvents(h.events)).toEqual(['http://a.test:8080 closed->open']);
+
+    const error = await send(attemptFor(A)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect(isCircuitOpenError(error)).toBe(true);
+    expect((error as CircuitOpenError).host).toBe('a.test:8080');
+    expect((error as CircuitOpenError).retryAfter).toBeGreaterThan(0);
+    expect((error as CircuitOpenError).retryAfter).toBeLessThanOrEqual(1_000);
+    expect(next).toHaveBeenCalledTimes(10);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', fires: 10, failures: 10, rejects: 1 } });
+  });
+
+  test('a failure status is counted but its Response reaches the caller with its body', async () => {
+    const response = new Response('still here', { status: 502 });
+    const send = createBreakerLayer(h.context)(() => Promise.resolve(response));
+    const got = await send(attemptFor(A));
+    expect(got).toBe(response);
+    expect(await got.text()).toBe('still here');
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 1, failures: 1 } });
+  });
+
+  test('4xx are successes for the breaker', async () => {
+    const next = vi.fn<Send>(status(404));
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 30, () => attemptFor(A));
+    expect(next).toHaveBeenCalledTimes(30);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', successes: 30, failures: 0 } });
+    expect(breakerEvents(h.events)).toEqual([]);
+  });
+
+  test('failureStatusCodes decides which statuses count', async () => {
+    const policy: Policy = { breaker: { ...BREAKER, failureStatusCodes: [429] } };
+    const send = createBreakerLayer(h.context)(status(429));
+    await sendMany(send, 10, () => attemptFor(A, policy));
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', failures: 10 } });
+    const h2 = harness();
+    const send503 = createBreakerLayer(h2.context)(status(503));
+    await sendMany(send503, 10, () => attemptFor(A, policy));
+    expect(h2.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', failures: 0, successes: 10 } });
+    await h2.close();
+  });
+
+  test('network errors and attempt timeouts count as failures', async () => {
+    let i = 0;
+    const send = createBreakerLayer(h.context)(() =>
+      Promise.reject(i++ % 2 ? new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }) : attemptTimeoutError(50)),
+    );
+    const errors = await sendMany(send, 10, () => attemptFor(A));
+    expect(errors.slice(0, 2).map((e) => (e as Error).name)).toEqual(['TimeoutError', 'TypeError']);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', failures: 10 } });
+  });
+
+  test("a caller's abort is not a failure, and rejects with the caller's reason", async () => {
+    const send = createBreakerLayer(h.context)((attempt) => Promise.reject(attempt.signal.reason));
+    const reasons: unknown[] = [];
+    for (let i = 0; i < 30; i++) {
+      const controller = new AbortController();
+      const reason = new Error(`caller gave up ${i}`);
+      controller.abort(reason);
+      reasons.push(reason);
+      await expect(send(attemptFor(A, undefined, controller.signal))).rejects.toBe(reason);
+    }
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', failures: 0 } });
+  });
+
+  test('one origin open changes nothing for another', async () => {
+    const next = vi.fn<Send>((attempt) => (attempt.url.hostname === 'a.test' ? status(503)() : status(200)()));
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 10, () => attemptFor(A));
+    await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
+    const fromB = await sendMany(send, 20, () => attemptFor(B));
+    expect(fromB.every((r) => r instanceof Response && r.status === 200)).toBe(true);
+    expect(h.stats('http://b.test:8080')).toMatchObject({ breaker: { state: 'closed', successes: 20 } });
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open' } });
+  });
+
+  test('half-open lets exactly one probe through; its success closes the breaker', async () => {
+    let healthy = false;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const next = vi.fn<Send>(async () => {
+      if (!healthy) return status(503)();
+      await gate;
+      return status(200)();
+    });
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 10, () => attemptFor(A));
+    await vi.advanceTimersByTimeAsync(999);
+    await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'half-open' } });
+
+    healthy = true;
+    const probe = send(attemptFor(A));
+    const others = await sendMany(send, 5, () => attemptFor(A));
+    expect(others.every((e) => isCircuitOpenError(e) && e.retryAfter === 0)).toBe(true);
+    expect(next).toHaveBeenCalledTimes(11);
+    release();
+    expect((await probe).status).toBe(200);
+    expect(breakerEvents(h.events)).toEqual([
+      'http://a.test:8080 closed->open',
+      'http://a.test:8080 open->half-open',
+      'http://a.test:8080 half-open->closed',
+    ]);
+    const after = await sendMany(send, 3, () => attemptFor(A));
+    expect(after.every((r) => r instanceof Response)).toBe(true);
+    expect(next).toHaveBeenCalledTimes(14);
+  });
+
+  test('a failed probe opens the breaker again for another resetTimeout', async () => {
+    const next = vi.fn<Send>(status(503));
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 10, () => attemptFor(A));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect((await send(attemptFor(A)) as Response).status).toBe(503);
+    expect(next).toHaveBeenCalledTimes(11);
+    await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect((await send(attemptFor(A)) as Response).status).toBe(503);
+    expect(next).toHaveBeenCalledTimes(12);
+    expect(breakerEvents(h.events)).toEqual([
+      'http://a.test:8080 closed->open',
+      'http://a.test:8080 open->half-open',
+      'http://a.test:8080 half-open->open',
+      'http://a.test:8080 open->half-open',
+      'http://a.test:8080 half-open->open',
+    ]);
+  });
+
+  test('an aborted probe does not close the breaker: it opens again and probes later', async () => {
+    let healthy = false;
+    const next = vi.fn<Send>((attempt) => (healthy ? Promise.reject(attempt.signal.reason) : status(503)()));
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 10, () => attemptFor(A));
+    await vi.advanceTimersByTimeAsync(1_000);
+    healthy = true;
+    const controller = new AbortController();
+    controller.abort(new Error('caller left'));
+    await expect(send(attemptFor(A, undefined, controller.signal))).rejects.toThrow('caller left');
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open' } });
+    await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(breakerEvents(h.events).at(-1)).toBe('http://a.test:8080 half-open->open');
+  });
+
+  test('fallback answers while open, with the request as a global Request, and emits fallback', async () => {
+    const seen: Array<{ request: Request; error: Error }> = [];
+    const policy: Policy = {
+      breaker: {
+        ...BREAKER,
+        fallback: (request, error) => {
+          seen.push({ request, error });
+          return new Response('cached', { status: 200 });
+        },
+      },
+    };
+    const next = vi.fn<Send>(status(503));
+    const send = createBreakerLayer(h.context)(next);
+    const first = await sendMany(send, 10, () => attemptFor(A, policy));
+    expect(first.every((r) => r instanceof Response && r.status === 503)).toBe(true);
+    expect(seen).toHaveLength(0); // failures before opening are answered by the server
+    const res = await send(attemptFor(A, policy));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('cached');
+    expect(next).toHaveBeenCalledTimes(10);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.request).toBeInstanceOf(Request);
+    expect(seen[0]?.request.url).toBe(A);
+    expect(seen[0]?.request.method).toBe('GET');
+    expect(seen[0]?.request.headers.get('accept')).toBe('text/plain');
+    expect(seen[0]?.error).toBeInstanceOf(CircuitOpenError);
+    expect(h.events.filter((e) => e.type === 'fallback')).toEqual([
+      { type: 'fallback', host: 'http://a.test:8080', reason: 'ERR_CIRCUIT_OPEN' },
+    ]);
+  });
+
+  test('breaker: false sends straight through and keeps no breaker', async () => {
+    const next = vi.fn<Send>(status(503));
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 30, () => attemptFor(A, { breaker: false }));
+    expect(next).toHaveBeenCalledTimes(30);
+    expect(h.stats('http://a.test:8080')).toEqual({});
+  });
+
+  test('each breaker gets its own opossum options object, with timeout and snapshots off', async () => {
+    const fire = vi.spyOn(CircuitBreaker.prototype, 'fire');
+    const send = createBreakerLayer(h.context)(status(200));
+    await send(attemptFor(A));
+    await send(attemptFor(B));
+    await send(attemptFor(A));
+    const breakers = fire.mock.contexts as unknown as Array<CircuitBreaker & { options: Record<string, unknown> }>;
+    expect(breakers).toHaveLength(3);
+    expect(breakers[0]).toBe(breakers[2]);
+    expect(breakers[0]).not.toBe(breakers[1]);
+    expect(breakers[0]?.options).not.toBe(breakers[1]?.options);
+    expect(breakers[0]?.options).toMatchObject({ timeout: false, enableSnapshots: false, volumeThreshold: 10, resetTimeout: 1_000 });
+    expect(breakers.map((b) => b.name)).toEqual(['http://a.test:8080', 'http://b.test:8080', 'http://a.test:8080']);
+  });
+
+  test('the registry is bounded: least recently used breakers are shut down', async () => {
+    const small = harness(5);
+    const shutdown = vi.spyOn(CircuitBreaker.prototype, 'shutdown');
+    const send = createBreakerLayer(small.context)(status(200));
+    for (let i = 0; i < 50; i++) await send(attemptFor(`http://h${i}.test/`));
+    expect(shutdown).toHaveBeenCalledTimes(45);
+    expect(small.stats('http://h0.test')).toEqual({});
+    expect(small.stats('http://h49.test')).toMatchObject({ breaker: { state: 'closed', successes: 1 } });
+    await small.close();
+    expect(shutdown).toHaveBeenCalledTimes(50);
+  });
+
+  test('close() shuts every breaker down; later attempts pass straight through', async () => {
+    const shutdown = vi.spyOn(CircuitBreaker.prototype, 'shutdown');
+    const next = vi.fn<Send>(status(503));
+    const send = createBreakerLayer(h.context)(next);
+    await sendMany(send, 10, () => attemptFor(A));
+    await send(attemptFor(B));
+    await h.close();
+    expect(shutdown).toHaveBeenCalledTimes(2);
+    expect(vi.getTimerCount()).toBe(0);
+    expect((await send(attemptFor(A)) as Response).status).toBe(503);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
