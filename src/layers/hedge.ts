@@ -172,7 +172,7 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
     };
 
     const launch = (index: number): void => {
-      const link = linkedController(attempt.signal, attempt.request.callerSignal);
+      const link = linkedController(attempt.signal, attempt.request.callerSignal === true);
       const branch: Branch = { index, link, start: performance.now(), settled: false };
       branches.push(branch);
       pending++;
