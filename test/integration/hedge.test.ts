@@ -4,7 +4,7 @@ import { describe, expect, onTestFinished } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
-import { sleep, test, type Handler } from '../support/server.js';
+import { sleep, startServer, test, type Handler } from '../support/server.js';
 
 const client = (options: ResilientFetchOptions = {}) => {
   const events: ResilientEvent[] = [];
@@ -290,6 +290,38 @@ const watchUnhandled = () => {
   onTestFinished(() => void process.off('unhandledRejection', onUnhandled));
   return unhandled;
 };
+
+describe('hedging with upstreams', () => {
+  test('the hedge goes to a different upstream than the primary', async () => {
+    let total = 0;
+    let stalledOn = '';
+    /** The first delivery across both instances stalls; every later one answers with its name. */
+    const instance =
+      (name: string): Handler =>
+      (_req, res) => {
+        if (total++ === 0) {
+          stalledOn = name;
+          const timer = setTimeout(() => res.end(`${name} (stalled)`), 2_000);
+          res.on('close', () => clearTimeout(timer));
+        } else res.end(name);
+      };
+    const a = await startServer(instance('a'));
+    const b = await startServer(instance('b'));
+    onTestFinished(async () => void (await Promise.all([a.close(), b.close()])));
+    const fetch = client({ hosts: { 'orders.test:8080': { upstreams: [a.origin, b.origin], hedge: { delay: 20 } } } });
+    const res = await fetch('http://orders.test:8080/orders/1');
+    const answer = await res.text();
+    // One delivery on each instance: the stalled primary on one, the winning hedge on the other.
+    expect(a.deliveries).toHaveLength(1);
+    expect(b.deliveries).toHaveLength(1);
+    const [stalled, winner] = stalledOn === 'a' ? [a, b] : [b, a];
+    expect(answer).toBe(stalledOn === 'a' ? 'b' : 'a');
+    expect(await eventually(() => stalled.deliveries[0]!.closedEarly)).toBe(true);
+    expect(stalled.deliveries[0]!.url).toBe('/orders/1');
+    expect(winner.deliveries[0]!.url).toBe('/orders/1');
+    expect(fetch.events.filter((e) => e.type === 'hedge')).toMatchObject([{ host: 'http://orders.test:8080', branch: 1 }]);
+  });
+});
 
 describe('hygiene', () => {
   test('losers are closed by the client, errors after the win are absorbed, close() leaves no socket', async () => {
