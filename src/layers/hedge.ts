@@ -92,7 +92,8 @@ class HostHedgeState {
       const value = this.window.percentile(p);
       if (value !== undefined) latency[`p${p}`] = Math.round(value * 10) / 10;
     }
-    return { hedge: { budget: this.#budget ? this.#budget.snapshot() : false, latency } };
+    // Named like the retry layer's `retryBudget`; absent with `budget: false`.
+    return { ...(this.#budget && { hedgeBudget: this.#budget.snapshot() }), latency };
   }
 }
 

@@ -65,7 +65,7 @@ describe('hedged requests against a real server', () => {
       attempts: 2,
       hedges: 1,
       hedgeWins: 1,
-      hedge: { budget: { calls: 1, spent: 1 } },
+      hedgeBudget: { calls: 1, spent: 1 },
     });
   });
 
@@ -202,13 +202,13 @@ describe('hedged requests against a real server', () => {
     ]);
     // 10 hedged calls deliver twice, the last one once (it waited out its stall).
     expect(server.deliveries).toHaveLength(21);
-    expect(fetch.stats().hosts[server.origin]).toMatchObject({ hedges: 10, hedge: { budget: { spent: 10, left: 0 } } });
+    expect(fetch.stats().hosts[server.origin]).toMatchObject({ hedges: 10, hedgeBudget: { spent: 10, left: 0 } });
   });
 
   test("'auto' learns the host's latency: after 30 fast calls a stalled one is hedged well before max", async ({ server }) => {
     const fetch = client({ defaults: { hedge: { delay: 'auto' } } });
     for (let i = 0; i < 30; i++) await (await fetch(`${server.url}?warm=${i}`)).text();
-    const latency = (fetch.stats().hosts[server.origin] as unknown as { hedge: { latency: { samples: number } } }).hedge.latency;
+    const latency = (fetch.stats().hosts[server.origin] as unknown as { latency: { samples: number } }).latency;
     // One sample per call, more if a warm-up call happened to be hedged on this loaded machine.
     expect(latency.samples).toBeGreaterThanOrEqual(30);
     fetch.events.length = 0;
