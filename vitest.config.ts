@@ -1,5 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+const PROCESS_TESTS = ['test/integration/{cli,examples}.test.ts'];
+const TRANSPORT_AGNOSTIC = [
+  'test/integration/fetch-semantics.test.ts',
+  'test/integration/dispatcher-https.test.ts',
+  'test/integration/process.test.ts',
+];
+
 export default defineConfig({
   test: {
     // Real sockets and a 2-core machine: generous bounds, never wall-clock assertions.
@@ -9,13 +16,25 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], exclude: ['test/integration/{cli,examples}.test.ts'] },
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], exclude: PROCESS_TESTS },
       },
-      // Child-process tests (CLI, examples) start a node + tsx per case: they run after the other
-      // projects, so their CPU load cannot push the tight timing tests above them past their bounds.
+      // The same integration suite on the reference transport (undici's fetch); the excluded files
+      // test both transports themselves, or do not depend on the transport.
       {
         extends: true,
-        test: { name: 'integration-process', include: ['test/integration/{cli,examples}.test.ts'], sequence: { groupOrder: 1 } },
+        test: {
+          name: 'integration-fetch',
+          include: ['test/integration/**/*.test.ts'],
+          exclude: [...PROCESS_TESTS, ...TRANSPORT_AGNOSTIC],
+          setupFiles: ['test/support/reference-transport.ts'],
+          env: { RESILIENT_FETCH_TEST_TRANSPORT: 'fetch' },
+        },
+      },
+      // Child-process tests (CLI, examples) start a node + tsx per case: they run after the other
+      // projects, so their CPU load cannot push the timing-sensitive tests above them past their bounds.
+      {
+        extends: true,
+        test: { name: 'integration-process', include: PROCESS_TESTS, sequence: { groupOrder: 1 } },
       },
       { extends: true, test: { name: 'msw', include: ['test/msw/**/*.test.ts'] } },
     ],

@@ -8,6 +8,7 @@ import { createEmitter } from './diagnostics.js';
 import { HostRegistry } from './host-state.js';
 import { prepareRequest, type PrepareContext, type RequestInitWithPolicy } from './layers/buffer-body.js';
 import { createBreakerLayer } from './layers/breaker.js';
+import { createDispatcherTransport } from './layers/dispatcher-transport.js';
 import { createHedgeLayer } from './layers/hedge.js';
 import { compose, type Attempt, type HostCounters, type LayerContext } from './layers/layer.js';
 import { createRetryLayer } from './layers/retry.js';
@@ -51,7 +52,11 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     describe: (describer) => void describers.push(describer),
     onClose: (closer) => void closers.push(closer),
   };
-  const transport = valid.fetch ? createInjectedTransport(valid.fetch) : createUndiciTransport();
+  const transport = valid.fetch
+    ? createInjectedTransport(valid.fetch)
+    : (valid.transport ?? DEFAULTS.transport) === 'fetch'
+      ? createUndiciTransport()
+      : createDispatcherTransport();
   // retry → hedge → upstream (which origin) → throttle → breaker (per origin) → attempt timeout → transport
   const send = compose(
     createRetryLayer(context),

@@ -154,6 +154,15 @@ export type Policy = {
 export type ResilientFetchOptions = {
   /** Transport to use instead of the built-in undici one (msw, a test double, an instrumented fetch). */
   fetch?: FetchLike;
+  /**
+   * The built-in transport (ignored when `fetch` is given): `'dispatcher'` sends through undici's
+   * `Agent.dispatch` and builds the global `Response` itself, keeping fetch's semantics at a fraction
+   * of its cost; `'fetch'` calls undici's own `fetch` (the reference). Requests the dispatcher
+   * transport cannot serve exactly as fetch would (`data:` URLs, a caller's `dispatcher`,
+   * `integrity`, `mode`, `cache`, `referrer`) go to undici's `fetch` either way.
+   * @default 'dispatcher'
+   */
+  transport?: 'dispatcher' | 'fetch';
   /** Policy for every host. */
   defaults?: Policy;
   /** Policies per host pattern: `'api.example.com'`, `'host:8080'`, `'*.internal'`. Most specific wins. */

@@ -198,6 +198,7 @@ export const validateHostPattern = (key: string, path: string): string => {
 
 const TOP: Shape = {
   fetch: func,
+  transport: oneOf('dispatcher', 'fetch'),
   defaults: (value, path) => validatePolicy(value, path),
   hosts: (value, path) => {
     if (!isPlainObject(value)) fail(path, 'an object of host patterns', value);

@@ -3,7 +3,7 @@
  * client owns, re-wrapped into the global `Response` (undici's is another realm: not `instanceof`
  * the global one). A user-supplied `fetch` (msw, a test double, instrumentation) is called as given.
  */
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { FetchLike } from '../options.js';
 import type { Attempt, Send } from './layer.js';
 
@@ -50,19 +50,46 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
   };
 };
 
+/** undici's `fetch` on `agent`, re-wrapped into a global `Response`: the reference `Send`. */
+export const fetchOnAgent =
+  (agent: Dispatcher): Send =>
+  async (attempt) => {
+    const init = initFor(attempt, false);
+    // A caller's own dispatcher wins over ours (Node's fetch extension).
+    init.dispatcher ??= agent;
+    const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
+    return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
+  };
+
+/** Milliseconds `close()` lets in-flight requests and unread response bodies finish before destroying sockets. */
+export const CLOSE_GRACE_MS = 1_000;
+
+/** Requests the agent still runs or queues, over all origins. */
+const busy = (agent: Agent): number => {
+  let count = 0;
+  for (const stats of Object.values(agent.stats)) count += (stats.running ?? 0) + (stats.pending ?? 0);
+  return count;
+};
+
+/**
+ * Lets running requests and unread response bodies finish for up to `graceMs`, then closes the pool;
+ * what still runs after that is destroyed (its body errors), so `close()` always resolves and leaves
+ * no socket behind. undici's `agent.destroy()` no longer errors in-flight bodies once `agent.close()`
+ * was called, so close() is only called on an idle agent.
+ */
+export const closeAgent = async (agent: Agent, graceMs = CLOSE_GRACE_MS): Promise<void> => {
+  const until = performance.now() + graceMs;
+  while (busy(agent) > 0 && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (busy(agent) > 0) await agent.destroy(new Error('resilient-fetch: client closed'));
+  else await agent.close();
+};
+
 /** undici's `fetch` on the client's own keep-alive `Agent`. */
 export const createUndiciTransport = (agentOptions: Agent.Options = {}): Transport => {
   const agent = new Agent(agentOptions);
-  return {
-    send: async (attempt) => {
-      const init = initFor(attempt, false);
-      // A caller's own dispatcher wins over ours (Node's fetch extension).
-      init.dispatcher ??= agent;
-      const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
-      return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
-    },
-    close: () => agent.close(),
-  };
+  return { send: fetchOnAgent(agent), close: () => closeAgent(agent) };
 };
 
 /** A user-supplied `fetch`, called with a URL string and an init holding a fresh copy of the body. */

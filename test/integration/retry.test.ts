@@ -280,3 +280,17 @@ describe('retry against a real server', () => {
     await expect(fetch(server.url)).rejects.toThrow(/closed/);
   });
 });
+
+describe('close()', () => {
+  test('resolves even while a response body is left unread, and frees its socket', async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(200);
+      res.write('partial'); // never ends
+    });
+    const fetch = createFetch();
+    const res = await fetch(server.url);
+    expect(res.status).toBe(200);
+    await fetch.close();
+    await expect(res.text()).rejects.toThrow();
+  });
+});

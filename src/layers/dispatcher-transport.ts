@@ -1,0 +1,291 @@
+/**
+ * The dispatcher transport: each attempt goes straight through `Agent.dispatch` on the client's own
+ * undici 7 `Agent`, and the answer is built into a global `Response`. It keeps what Node users rely
+ * on from fetch (the request headers undici's fetch adds, redirects, decompression, null bodies,
+ * aborts at every stage, `TypeError('fetch failed', { cause })`) without the WHATWG machinery's
+ * cost. Whatever it cannot do exactly as fetch does goes to the reference transport
+ * (`fetchOnAgent`, undici's own fetch on the same Agent): a fast path, never a different behaviour.
+ */
+import type { Transform } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { decodersFor } from './decompress.js';
+import type { Attempt, Send } from './layer.js';
+import { nextHop, REDIRECT_STATUS, type Hop } from './redirect.js';
+import { closeAgent, fetchOnAgent, type Transport } from './transport.js';
+
+/** undici's fetch sends `undici` when it is not bundled into Node (Node's own says `node`). */
+const USER_AGENT = 'undici';
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+const CONDITIONAL = ['if-modified-since', 'if-none-match', 'if-unmodified-since', 'if-match', 'if-range'];
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Default `referrer` values: no `Referer` header is sent for them. */
+const NO_REFERRER = new Set([undefined, '', 'about:client']);
+
+/**
+ * True when fetch would do something this transport does not: other URL schemes, a caller's own
+ * dispatcher, subresource integrity, modes other than `cors`, a cache mode, an explicit referrer.
+ */
+export const needsReference = (attempt: Attempt): boolean => {
+  const { protocol } = attempt.url;
+  if (protocol !== 'http:' && protocol !== 'https:') return true;
+  // Fetch rejects these methods itself; let it say so in its own words.
+  if (!METHOD_TOKEN.test(attempt.request.method) || FORBIDDEN_METHODS.has(attempt.request.method.toUpperCase())) return true;
+  const init = attempt.request.init;
+  if (init.dispatcher !== undefined) return true;
+  if (init.integrity !== undefined && init.integrity !== '') return true;
+  if (init.mode !== undefined && init.mode !== 'cors') return true;
+  if (init.cache !== undefined && init.cache !== 'default') return true;
+  if (!NO_REFERRER.has(init.referrer as string | undefined)) return true;
+  const redirect = init.redirect;
+  return redirect !== undefined && redirect !== 'follow' && redirect !== 'manual' && redirect !== 'error';
+};
+
+const has = (headers: ReadonlyArray<readonly [string, string]>, name: string) => headers.some(([key]) => key === name);
+
+/** The caller's headers plus what undici's fetch adds on every request ("main fetch"). */
+const requestHeaders = (headers: ReadonlyArray<readonly [string, string]>): Array<readonly [string, string]> => {
+  const list = headers.filter(([name]) => name !== 'sec-fetch-mode');
+  if (!has(list, 'accept')) list.push(['accept', '*/*']);
+  if (!has(list, 'accept-language')) list.push(['accept-language', '*']);
+  return list;
+};
+
+/** Flat `[name, value, ...]` for one hop, with what undici's fetch adds per hop ("HTTP-network-or-cache fetch"). */
+const wireHeaders = (hop: Hop): string[] => {
+  const flat: string[] = [];
+  for (const [name, value] of hop.headers) if (name !== 'host') flat.push(name, value);
+  flat.push('sec-fetch-mode', 'cors');
+  if (!has(hop.headers, 'user-agent')) flat.push('user-agent', USER_AGENT);
+  if (CONDITIONAL.some((name) => has(hop.headers, name))) {
+    if (!has(hop.headers, 'pragma')) flat.push('pragma', 'no-cache');
+    if (!has(hop.headers, 'cache-control')) flat.push('cache-control', 'no-cache');
+  }
+  if (has(hop.headers, 'range')) flat.push('accept-encoding', 'identity');
+  else if (!has(hop.headers, 'accept-encoding')) {
+    flat.push('accept-encoding', hop.url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate');
+  }
+  if (!has(hop.headers, 'content-length')) {
+    if (hop.body) flat.push('content-length', String(hop.body.byteLength));
+    else if (!hop.stream && (hop.method === 'POST' || hop.method === 'PUT')) flat.push('content-length', '0');
+  }
+  return flat;
+};
+
+/** Response URLs exclude the fragment (an empty `#` included). */
+const withoutFragment = (href: string): string => {
+  const hash = href.indexOf('#');
+  return hash < 0 ? href : href.slice(0, hash);
+};
+
+const fetchFailed = (cause: unknown) => new TypeError('fetch failed', { cause });
+
+/** Response header pairs from undici's raw headers, every `set-cookie` kept. */
+const headerPairs = (controller: Dispatcher.DispatchController, parsed: Record<string, unknown>): string[][] => {
+  const raw = controller.rawHeaders;
+  const pairs: string[][] = [];
+  if (Array.isArray(raw)) {
+    for (let index = 0; index + 1 < raw.length; index += 2) {
+      const name = raw[index] as Buffer | string;
+      pairs.push([name.toString('latin1').toLowerCase(), (raw[index + 1] as Buffer | string).toString('latin1')]);
+    }
+    return pairs;
+  }
+  for (const [name, value] of Object.entries(parsed)) {
+    for (const one of Array.isArray(value) ? value : [value]) pairs.push([name, String(one)]);
+  }
+  return pairs;
+};
+
+const headerValue = (pairs: string[][], name: string): string | null => {
+  const values = pairs.filter((pair) => pair[0] === name).map((pair) => pair[1]);
+  return values.length ? values.join(', ') : null;
+};
+
+type Outcome =
+  | { readonly response: Response }
+  | { readonly redirect: { readonly status: number; readonly location: string | null } };
+
+const toBytes = (chunk: Buffer): Uint8Array => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+
+/** One request on the wire: resolves at the response headers; the body streams on. */
+const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectMode: string): Promise<Outcome> =>
+  new Promise<Outcome>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let body: ReadableStreamDefaultController<Uint8Array> | undefined;
+    let decoders: Transform[] = [];
+    let started = false; // response headers seen
+    let finished = false; // nothing more to deliver to the caller
+    const finish = () => {
+      finished = true;
+      signal.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: unknown) => {
+      if (finished) return;
+      finish();
+      for (const decoder of decoders) decoder.destroy();
+      if (!started) reject(error);
+      else body?.error(error);
+      if (controller && !controller.aborted) controller.abort(error instanceof Error ? error : new Error(String(error)));
+    };
+    const onAbort = () => fail(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    const startBody = (status: number, pairs: string[][]): ReadableStream<Uint8Array> | null => {
+      if (hop.method === 'HEAD' || NULL_BODY_STATUS.has(status)) {
+        finish();
+        return null;
+      }
+      decoders = decodersFor(headerValue(pairs, 'content-encoding'));
+      const head = decoders[0];
+      const tail = decoders.at(-1);
+      return new ReadableStream<Uint8Array>(
+        {
+          start: (stream) => {
+            body = stream;
+            if (!head || !tail) return;
+            if (decoders.length > 1) pipeline(decoders, () => {});
+            for (const decoder of decoders) decoder.on('error', (error) => fail(new TypeError('terminated', { cause: error })));
+            head.on('drain', () => controller?.resume());
+            tail.on('data', (chunk: Buffer) => {
+              if (finished) return;
+              stream.enqueue(toBytes(chunk));
+              if ((stream.desiredSize ?? 1) <= 0) tail.pause();
+            });
+            tail.on('end', () => {
+              if (finished) return;
+              finish();
+              stream.close();
+            });
+          },
+          pull: () => {
+            if (tail) tail.resume();
+            else controller?.resume();
+          },
+          cancel: (reason) => {
+            if (finished) return;
+            finish();
+            for (const decoder of decoders) decoder.destroy();
+            controller?.abort(reason instanceof Error ? reason : new DOMException('The body was cancelled', 'AbortError'));
+          },
+        },
+        // Counted in chunks (a size function costs on every enqueue): at most 4 socket reads queued.
+        { highWaterMark: 4 },
+      );
+    };
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (dispatch) => {
+        controller = dispatch;
+        if (finished) dispatch.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      },
+      onResponseStart: (dispatch, status, parsed, statusText = '') => {
+        if (finished || status < 200) return;
+        const pairs = headerPairs(dispatch, parsed as Record<string, unknown>);
+        if (REDIRECT_STATUS.has(status) && redirectMode !== 'manual') {
+          const location = headerValue(pairs, 'location');
+          if (redirectMode === 'error' || location !== null) {
+            // Like undici's fetch: the redirect's connection is not reused, its body is not read.
+            finish();
+            started = true;
+            dispatch.abort(new Error('redirect'));
+            resolve({ redirect: { status, location } });
+            return;
+          }
+        }
+        let response: Response;
+        try {
+          response = new Response(startBody(status, pairs), { status, statusText, headers: pairs as Array<[string, string]> });
+        } catch (error) {
+          finished = false; // a bodiless response has finished already: the call must still settle
+          fail(fetchFailed(error));
+          return;
+        }
+        started = true;
+        Object.defineProperties(response, {
+          url: { value: withoutFragment(hop.url.href), enumerable: true },
+          redirected: { value: hop.count > 0, enumerable: true },
+          type: { value: 'basic', enumerable: true },
+        });
+        resolve({ response });
+      },
+      onResponseData: (dispatch, chunk) => {
+        if (finished || !body) return;
+        const head = decoders[0];
+        if (head) {
+          if (!head.write(chunk)) dispatch.pause();
+          return;
+        }
+        body.enqueue(toBytes(chunk));
+        if ((body.desiredSize ?? 1) <= 0) dispatch.pause();
+      },
+      onResponseEnd: () => {
+        if (finished) return;
+        const head = decoders[0];
+        if (head) head.end();
+        else {
+          finish();
+          body?.close();
+        }
+      },
+      onResponseError: (_dispatch, error) => {
+        if (finished) return;
+        fail(started ? new TypeError('terminated', { cause: error }) : fetchFailed(error));
+      },
+    };
+
+    if (signal.aborted) return onAbort();
+    // `/p?` keeps its empty query, tested exactly as undici's fetch tests it.
+    const { href, hash, search } = hop.url;
+    const path = hop.url.pathname + search + (search === '' && href[href.length - hash.length - 1] === '?' ? '?' : '');
+    try {
+      agent.dispatch(
+        {
+          origin: hop.url.origin,
+          path,
+          method: hop.method,
+          headers: wireHeaders(hop),
+          body: hop.body ?? (hop.stream && Readable.fromWeb(hop.stream as import('node:stream/web').ReadableStream<Uint8Array>)),
+        },
+        handler,
+      );
+    } catch (error) {
+      fail(fetchFailed(error));
+    }
+  });
+
+/** Sends one attempt, following redirects as fetch does. */
+const sendOnAgent =
+  (agent: Dispatcher, reference: Send): Send =>
+  async (attempt) => {
+    if (needsReference(attempt)) return reference(attempt);
+    const { request, signal } = attempt;
+    signal.throwIfAborted();
+    const redirectMode = (request.init.redirect as string | undefined) ?? 'follow';
+    let hop: Hop = {
+      url: attempt.url,
+      method: request.method,
+      headers: requestHeaders(request.headers),
+      body: request.body,
+      stream: request.stream,
+      count: 0,
+    };
+    for (;;) {
+      const outcome = await dispatchHop(agent, hop, signal, redirectMode);
+      if ('response' in outcome) return outcome.response;
+      const { status, location } = outcome.redirect;
+      if (redirectMode === 'error' || location === null) throw fetchFailed(new Error('unexpected redirect'));
+      try {
+        hop = nextHop(hop, status, location);
+      } catch (cause) {
+        throw fetchFailed(cause);
+      }
+    }
+  };
+
+/** The fast transport on its own keep-alive `Agent`; the reference transport shares that Agent. */
+export const createDispatcherTransport = (agentOptions: Agent.Options = {}): Transport => {
+  const agent = new Agent(agentOptions);
+  return { send: sendOnAgent(agent, fetchOnAgent(agent)), close: () => closeAgent(agent) };
+};

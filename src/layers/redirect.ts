@@ -1,0 +1,57 @@
+/**
+ * Redirects as fetch follows them (Fetch standard, "HTTP-redirect fetch", as undici 7 implements
+ * it): pure, so the dispatcher transport and its tests share one definition of the next hop.
+ */
+
+/** Statuses fetch treats as redirects. */
+export const REDIRECT_STATUS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** Fetch's limit: the 21st redirect is a network error. */
+export const MAX_REDIRECTS = 20;
+
+/** Headers that describe the body: dropped when a redirect turns the request into a GET. */
+const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length'];
+
+/** Headers carrying credentials: dropped on a cross-origin hop. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'host'];
+
+/** One request on the wire: the first one, or a redirect's. */
+export type Hop = {
+  readonly url: URL;
+  readonly method: string;
+  /** Request headers without the per-hop defaults (user-agent, accept-encoding, ...). */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Uint8Array | null;
+  /** A body that can be sent once only (larger than `maxBufferBytes`). */
+  readonly stream: ReadableStream<Uint8Array> | null;
+  /** Redirects followed so far. */
+  readonly count: number;
+};
+
+/**
+ * The hop after a redirect response with a `Location`. Throws the network error's cause (an `Error`
+ * whose message is undici's) where fetch fails: bad location, non-HTTP(S) scheme, too many
+ * redirects, a body that cannot be sent again.
+ */
+export const nextHop = (hop: Hop, status: number, location: string): Hop => {
+  const url = new URL(location, hop.url);
+  // A Location without a fragment inherits the request's (Fetch: "location URL").
+  if (!location.includes('#') && hop.url.hash) url.hash = hop.url.hash;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('URL scheme must be a HTTP(S) scheme');
+  if (hop.count >= MAX_REDIRECTS) throw new Error('redirect count exceeded');
+  const sameOrigin = url.origin === hop.url.origin;
+  if ((url.username || url.password) && !sameOrigin) {
+    throw new Error('cross origin not allowed for request mode "cors"');
+  }
+  if (status !== 303 && hop.stream !== null) throw new Error('the request body is a stream and cannot be sent again');
+
+  let { method, body } = hop;
+  let headers = hop.headers;
+  if (((status === 301 || status === 302) && method === 'POST') || (status === 303 && method !== 'GET' && method !== 'HEAD')) {
+    method = 'GET';
+    body = null;
+    headers = headers.filter(([name]) => !BODY_HEADERS.includes(name));
+  }
+  if (!sameOrigin) headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.includes(name));
+  return { url, method, headers, body, stream: method === 'GET' ? null : hop.stream, count: hop.count + 1 };
+};
