@@ -174,6 +174,10 @@ const policy = object(POLICY);
 /** Throws a TypeError or RangeError naming the field when `value` is not a valid policy. */
 export const validatePolicy = (value: unknown, path: string): Policy => {
   policy(value, path);
+  const delay = (value as Policy).hedge && ((value as Policy).hedge as { delay?: unknown }).delay;
+  if (isPlainObject(delay) && typeof delay.min === 'number' && typeof delay.max === 'number' && delay.min > delay.max) {
+    throw new RangeError(`${path}.hedge.delay.min must be <= max, got ${delay.min} > ${delay.max}`);
+  }
   const breaker = (value as Policy).breaker;
   if (breaker && breaker.rollingCountTimeout !== undefined && breaker.rollingCountBuckets !== undefined) {
     if (breaker.rollingCountTimeout % breaker.rollingCountBuckets !== 0) {
