@@ -307,7 +307,12 @@ export const runChaos = async (options: ChaosRunOptions): Promise<ChaosReport> =
         if (error === reason) return count('rejected: caller abort');
         // "A caller's abort rejects with signal.reason at once": well after the abort, nothing else will do.
         if (settledAt - abortedAt > 100) violate(`${plan.callId}: aborted by the caller but rejected with ${String(error)}`);
-        if (isCircuitOpenError(error)) return count('rejected: circuit open');
+        if (isCircuitOpenError(error)) {
+          // A well-behaved caller waits out an open breaker (retryAfter) instead of spinning on it;
+          // without this, one open breaker would fail the rest of the run in microseconds.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(error.retryAfter, CHAOS_LIMITS.total)));
+          return count('rejected: circuit open');
+        }
         if (isThrottledError(error)) return count('rejected: throttled');
         if (error instanceof DOMException && error.name === 'TimeoutError') return count(`rejected: ${error.message.startsWith('Attempt') ? 'attempt' : 'total'} timeout`);
         if (error instanceof TypeError) return count('rejected: network TypeError');
