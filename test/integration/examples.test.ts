@@ -20,6 +20,8 @@ describe('examples', () => {
   test.for([
     ['install', /^global fetch restored$/m],
     ['per-host', /^stats search   calls=1 attempts=1 retries=0$/m],
+    ['hedged', /^hedging cut the worst latency/m],
+    ['failover', /^every call answered after A was killed$/m],
   ] as const)('examples/%s.ts exits 0 and prints its key line', async ([name, line]) => {
     const { code, stdout, stderr } = await run(name);
     expect(stderr).toBe('');
