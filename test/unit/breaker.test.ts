@@ -7,7 +7,7 @@ import { createBreakerLayer } from '../../src/layers/breaker.js';
 import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
 import { attemptTimeoutError } from '../../src/layers/timeout.js';
 import type { BreakerOptions, Policy } from '../../src/options.js';
-import { freezePolicy } from '../../src/resolve-policy.js';
+import { attemptOf, preparedRequest } from '../support/attempt.js';
 
 type Harness = {
   context: LayerContext;
@@ -37,28 +37,8 @@ const harness = (maxHosts = 100): Harness => {
 
 const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 1_000 };
 
-const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal = new AbortController().signal): Attempt => {
-  const parsed = new URL(url);
-  return {
-    request: {
-      url: parsed,
-      method: 'GET',
-      headers: [['accept', 'text/plain']],
-      body: null,
-      stream: null,
-      replayable: true,
-      init: {},
-      policy: freezePolicy(policy),
-      signal,
-      deadline: Infinity,
-      callerSignal: false,
-    },
-    url: parsed,
-    signal,
-    number: 0,
-    branch: 0,
-  };
-};
+const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal = new AbortController().signal): Attempt =>
+  attemptOf(preparedRequest(url, policy, { signal, headers: [['accept', 'text/plain']] }));
 
 const status = (code: number, body = `status ${code}`) => () => Promise.resolve(new Response(body, { status: code }));
 

@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResilientEvent } from '../../src/diagnostics.js';
 import { ThrottledError } from '../../src/errors.js';
 import { HostRegistry } from '../../src/host-state.js';
-import type { Attempt, HostCounters, LayerContext, PreparedRequest, Send } from '../../src/layers/layer.js';
+import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
 import { createRetryLayer } from '../../src/layers/retry.js';
 import type { Policy } from '../../src/options.js';
-import { freezePolicy } from '../../src/resolve-policy.js';
+import { attemptOf, preparedRequest } from '../support/attempt.js';
 
 const harness = () => {
   const events: ResilientEvent[] = [];
@@ -19,22 +19,7 @@ const harness = () => {
   };
   const layer = createRetryLayer(context);
   const call = (send: Send, href: string, policy: Policy, deadline = Infinity) => {
-    const url = new URL(href);
-    const signal = new AbortController().signal;
-    const request: PreparedRequest = {
-      url,
-      method: 'GET',
-      headers: [],
-      body: null,
-      stream: null,
-      replayable: true,
-      init: {},
-      policy: freezePolicy(policy),
-      signal,
-      deadline,
-    };
-    const attempt: Attempt = { request, url, signal, number: 0, branch: 0 };
-    return layer(send)(attempt);
+    return layer(send)(attemptOf(preparedRequest(href, policy, { deadline })));
   };
   const stats = (origin: string) => Object.assign({}, ...describers.map((d) => d(origin))) as Record<string, unknown>;
   return { call, events, stats, context };

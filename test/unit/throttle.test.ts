@@ -2,10 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 import type { ResilientEvent } from '../../src/diagnostics.js';
 import { CircuitOpenError, ThrottledError, isThrottledError } from '../../src/errors.js';
 import { HostRegistry } from '../../src/host-state.js';
-import type { Attempt, HostCounters, LayerContext, PreparedRequest, Send } from '../../src/layers/layer.js';
+import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
 import { createThrottleLayer, rejectionProbability, ThrottleState } from '../../src/layers/throttle.js';
 import type { Policy } from '../../src/options.js';
-import { freezePolicy } from '../../src/resolve-policy.js';
+import { attemptOf, preparedRequest } from '../support/attempt.js';
 
 const ORIGIN = 'http://127.0.0.1:9';
 
@@ -20,22 +20,8 @@ const harness = (random: () => number, policy: Policy = { throttle: { k: 2, wind
     onClose: () => {},
   };
   const layer = createThrottleLayer(context, random);
-  const attempt = (signal = new AbortController().signal): Attempt => {
-    const url = new URL(`${ORIGIN}/x`);
-    const request: PreparedRequest = {
-      url,
-      method: 'GET',
-      headers: [],
-      body: null,
-      stream: null,
-      replayable: true,
-      init: {},
-      policy: freezePolicy(policy),
-      signal,
-      deadline: Infinity,
-    };
-    return { request, url, signal, number: 0, branch: 0 };
-  };
+  const attempt = (signal = new AbortController().signal): Attempt =>
+    attemptOf(preparedRequest(`${ORIGIN}/x`, policy, { signal }));
   const stats = () => Object.assign({}, ...describers.map((d) => d(ORIGIN))) as Record<string, unknown>;
   return { layer, attempt, events, stats };
 };

@@ -5,7 +5,7 @@ import { HostRegistry } from '../../src/host-state.js';
 import type { Attempt, BreakerView, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
 import { createUpstreamLayer, rewriteOrigin } from '../../src/layers/upstream.js';
 import type { Policy } from '../../src/options.js';
-import { freezePolicy } from '../../src/resolve-policy.js';
+import { attemptOf, preparedRequest } from '../support/attempt.js';
 
 const UPSTREAMS = ['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://10.0.0.3:8080'];
 
@@ -19,27 +19,7 @@ const contextWith = (breakers?: BreakerView, events: ResilientEvent[] = []): Lay
 });
 
 const callFor = (url: string, policy: Policy = { upstreams: UPSTREAMS }) => {
-  const parsed = new URL(url);
-  const signal = new AbortController().signal;
-  const first: Attempt = {
-    request: {
-      url: parsed,
-      method: 'GET',
-      headers: [],
-      body: null,
-      stream: null,
-      replayable: true,
-      init: {},
-      policy: freezePolicy(policy),
-      signal,
-      deadline: Infinity,
-      callerSignal: false,
-    },
-    url: parsed,
-    signal,
-    number: 0,
-    branch: 0,
-  };
+  const first: Attempt = attemptOf(preparedRequest(url, policy));
   return { first, retry: (number: number, branch = 0): Attempt => ({ ...first, number, branch }) };
 };
 
