@@ -21,7 +21,7 @@ import {
 } from 'cockatiel';
 import fetchBuilder from 'fetch-retry';
 import got from 'got';
-import ky from 'ky';
+import ky, { HTTPError } from 'ky';
 import { createFetch } from '../../src/index.js';
 import type { Policy } from '../../src/options.js';
 
@@ -105,12 +105,19 @@ export const kyAdapter = (): Adapter => {
       delay: backoff,
     },
     timeout: ATTEMPT_TIMEOUT,
-    throwHttpErrors: false,
   });
   return {
     name: 'ky',
-    settings: `ky 1: ${COMMON}, no jitter, default methods (no POST), timeout 2000 ms (ky's covers the whole call), global fetch`,
-    call: async (request) => readStatus(await client(request.url, init(request))),
+    settings: `ky 1: ${COMMON}, no jitter, default methods (no POST), timeout 2000 ms (ky's covers the whole call), throwHttpErrors on (ky retries statuses only then), global fetch`,
+    call: async (request) => {
+      try {
+        return await readStatus(await client(request.url, init(request)));
+      } catch (error) {
+        // ky signals a final non-2xx status by throwing; the caller still gets the response.
+        if (error instanceof HTTPError) return readStatus(error.response);
+        throw error;
+      }
+    },
     close: async () => undefined,
   };
 };

@@ -16,6 +16,10 @@ const errorName = (error: unknown): string => {
   if (error && typeof error === 'object') {
     const { name, code } = error as { name?: unknown; code?: unknown };
     if (typeof code === 'string') return code;
+    // Some libraries (cockatiel) leave `name` at 'Error'; their class name says more.
+    if (typeof name === 'string' && name !== 'Error') return name;
+    const ctor = (error as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof ctor === 'string') return ctor;
     if (typeof name === 'string') return name;
   }
   return 'Error';

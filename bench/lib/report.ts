@@ -4,6 +4,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterFactory } from './adapters.js';
 import type { FaultServer } from './fault-server.js';
+import { closedLoop } from './load.js';
+import { tagged } from './scenario.js';
 import { fmt, median, ratio } from './stats.js';
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -72,10 +74,26 @@ export const runRounds = async (options: {
   runOnce: RunOnce;
   ratioOf: string;
   log?: (line: string) => void;
+  /** Fault-free calls per client before the first round. */
+  warmup?: number;
 }): Promise<Row[]> => {
   const { server, scenario, factories, rounds, runOnce, ratioOf } = options;
   const perRow: Array<{ name: string; settings: string; rounds: Metrics[]; samples: number[] }> = [];
   const ratios: number[][] = factories.map(() => []);
+  // Warm-up: every client makes a few fault-free calls first, so no row pays for JIT or cold pools.
+  if (options.warmup && options.warmup > 0) {
+    const url = server.url();
+    for (const [i, factory] of factories.entries()) {
+      const adapter = factory();
+      const run = `${scenario}-warmup-a${i}`;
+      try {
+        await closedLoop(adapter, options.warmup, 8, (index) => tagged(url, run, index));
+      } finally {
+        await adapter.close();
+        await server.forget(run);
+      }
+    }
+  }
   for (let round = 0; round < rounds; round++) {
     let base = Number.NaN;
     for (const [i, factory] of factories.entries()) {

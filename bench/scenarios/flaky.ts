@@ -26,6 +26,7 @@ export const flaky: Scenario = {
       rounds,
       ratioOf: 'success',
       log,
+      warmup: envInt('BENCH_WARMUP', 100),
       runOnce: async (adapter, run) => {
         const { outcomes } = await closedLoop(adapter, calls, concurrency, (i) => tagged(url, run, i));
         const stats = await server.stats(run);

@@ -21,7 +21,7 @@ export const outage: Scenario = {
     const upBefore = envInt('BENCH_OUTAGE_UP_BEFORE_MS', 250);
     const down = envInt('BENCH_OUTAGE_DOWN_MS', 1_500);
     const upAfter = envInt('BENCH_OUTAGE_UP_AFTER_MS', 1_500);
-    const interval = envInt('BENCH_OUTAGE_INTERVAL_MS', 5);
+    const interval = envInt('BENCH_OUTAGE_INTERVAL_MS', 20);
     const rounds = envInt('BENCH_OUTAGE_ROUNDS', 2);
     const url = server.url({ lat: 1 });
     const factories = [
@@ -43,6 +43,7 @@ export const outage: Scenario = {
       rounds,
       ratioOf: 'amplification',
       log,
+      warmup: envInt('BENCH_WARMUP', 100),
       runOnce: async (adapter, run) => {
         let phase: 'before' | 'down' | 'after' = 'before';
         let outcomes;

@@ -30,6 +30,7 @@ export const postSafety: Scenario = {
       rounds,
       ratioOf: 'deliveriesPerCall',
       log,
+      warmup: envInt('BENCH_WARMUP', 100),
       runOnce: async (adapter, run) => {
         const { outcomes } = await closedLoop(adapter, calls, concurrency, (i) =>
           tagged(url, run, i, {

@@ -27,6 +27,7 @@ export const tail: Scenario = {
       rounds,
       ratioOf: 'p99',
       log,
+      warmup: envInt('BENCH_WARMUP', 100),
       runOnce: async (adapter, run) => {
         const { outcomes } = await closedLoop(adapter, calls, concurrency, (i) => tagged(url, run, i));
         const stats = await server.stats(run);
