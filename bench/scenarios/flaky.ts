@@ -9,9 +9,9 @@ import { command, successRate, tagged, type Scenario } from '../lib/scenario.js'
 export const flaky: Scenario = {
   name: 'flaky',
   run: async (server, log) => {
-    const calls = envInt('BENCH_FLAKY_CALLS', 1_000);
+    const calls = envInt('BENCH_FLAKY_CALLS', 500);
     const concurrency = envInt('BENCH_FLAKY_CONCURRENCY', 16);
-    const rounds = envInt('BENCH_FLAKY_ROUNDS', envInt('BENCH_ROUNDS', 3));
+    const rounds = envInt('BENCH_FLAKY_ROUNDS', envInt('BENCH_ROUNDS', 2));
     const faults = { lat: 1, fp: 0.3, fs: 503, rp: 0.05 };
     const url = server.url(faults);
     const factories = [

@@ -19,10 +19,10 @@ export const outage: Scenario = {
   name: 'outage',
   run: async (server, log) => {
     const upBefore = envInt('BENCH_OUTAGE_UP_BEFORE_MS', 250);
-    const down = envInt('BENCH_OUTAGE_DOWN_MS', 1_500);
-    const upAfter = envInt('BENCH_OUTAGE_UP_AFTER_MS', 1_500);
+    const down = envInt('BENCH_OUTAGE_DOWN_MS', 1_000);
+    const upAfter = envInt('BENCH_OUTAGE_UP_AFTER_MS', 1_000);
     const interval = envInt('BENCH_OUTAGE_INTERVAL_MS', 20);
-    const rounds = envInt('BENCH_OUTAGE_ROUNDS', 2);
+    const rounds = envInt('BENCH_OUTAGE_ROUNDS', envInt('BENCH_ROUNDS', 2));
     const url = server.url({ lat: 1 });
     const factories = [
       ...PEERS,

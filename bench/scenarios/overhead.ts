@@ -9,8 +9,8 @@ import { command, successRate, tagged, type Scenario } from '../lib/scenario.js'
 export const overhead: Scenario = {
   name: 'overhead',
   run: async (server, log) => {
-    const calls = envInt('BENCH_OVERHEAD_CALLS', 3_000);
-    const warmup = envInt('BENCH_OVERHEAD_WARMUP', 300);
+    const calls = envInt('BENCH_OVERHEAD_CALLS', 800);
+    const warmup = envInt('BENCH_OVERHEAD_WARMUP', 100);
     const concurrency = envInt('BENCH_OVERHEAD_CONCURRENCY', 32);
     const rounds = envInt('BENCH_OVERHEAD_ROUNDS', envInt('BENCH_ROUNDS', 3));
     const url = server.url();

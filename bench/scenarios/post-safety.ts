@@ -13,9 +13,9 @@ import { command, successRate, tagged, type Scenario } from '../lib/scenario.js'
 export const postSafety: Scenario = {
   name: 'post-safety',
   run: async (server, log) => {
-    const calls = envInt('BENCH_POST_CALLS', 300);
+    const calls = envInt('BENCH_POST_CALLS', 200);
     const concurrency = envInt('BENCH_POST_CONCURRENCY', 8);
-    const rounds = envInt('BENCH_POST_ROUNDS', envInt('BENCH_ROUNDS', 3));
+    const rounds = envInt('BENCH_POST_ROUNDS', envInt('BENCH_ROUNDS', 2));
     const size = envInt('BENCH_POST_BYTES', 64 * 1024);
     const random = seeded(7);
     const body = new Uint8Array(size).map(() => Math.floor(random() * 256));
