@@ -9,10 +9,10 @@ import { command, successRate, tagged, type Scenario } from '../lib/scenario.js'
 export const overhead: Scenario = {
   name: 'overhead',
   run: async (server, log) => {
-    const calls = envInt('BENCH_OVERHEAD_CALLS', 800);
+    const calls = envInt('BENCH_OVERHEAD_CALLS', 400);
     const warmup = envInt('BENCH_OVERHEAD_WARMUP', 100);
     const concurrency = envInt('BENCH_OVERHEAD_CONCURRENCY', 32);
-    const rounds = envInt('BENCH_OVERHEAD_ROUNDS', envInt('BENCH_ROUNDS', 3));
+    const rounds = envInt('BENCH_OVERHEAD_ROUNDS', envInt('BENCH_ROUNDS', 6));
     const url = server.url();
     const factories = [
       ...PEERS,
