@@ -44,6 +44,8 @@ export type Row = {
   medians: Metrics;
   /** Median over rounds of (metric / bare transport's metric in the same round). */
   ratio: number;
+  /** Smallest and largest per-round ratio: the spread the median hides. */
+  ratioRange: [number, number];
   rounds: Metrics[];
   /** Latency samples pooled over the rounds (only when the scenario keeps them). */
   samples: number[];
@@ -118,13 +120,15 @@ export const runRounds = async (options: {
     const keys = Object.keys(row.rounds[0] ?? {});
     const medians: Metrics = {};
     for (const key of keys) medians[key] = median(row.rounds.map((m) => m[key] ?? Number.NaN));
-    return { ...row, medians, ratio: median(ratios[i] ?? []) };
+    const own = (ratios[i] ?? []).filter((r) => !Number.isNaN(r));
+    const range: [number, number] = own.length ? [Math.min(...own), Math.max(...own)] : [Number.NaN, Number.NaN];
+    return { ...row, medians, ratio: median(ratios[i] ?? []), ratioRange: range };
   });
 };
 
 /** The Markdown table printed to stdout and copied into docs/bench.md. */
 export const table = (result: ScenarioResult): string => {
-  const head = ['client', ...result.columns.map((c) => c.label), `${result.ratioOf} ÷ bare`];
+  const head = ['client', ...result.columns.map((c) => c.label), `${result.ratioOf} ÷ bare`, 'range over rounds'];
   const lines = [
     `### ${result.scenario}: ${result.description}`,
     '',
@@ -135,10 +139,10 @@ export const table = (result: ScenarioResult): string => {
     `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
     ...result.rows.map(
       (row) =>
-        `| ${row.name} | ${result.columns.map((c) => fmt(row.medians[c.key] ?? Number.NaN, c.digits ?? 1)).join(' | ')} | ${fmt(row.ratio, 2)} |`,
+        `| ${row.name} | ${result.columns.map((c) => fmt(row.medians[c.key] ?? Number.NaN, c.digits ?? 1)).join(' | ')} | ${fmt(row.ratio, 2)} | ${fmt(row.ratioRange[0], 2)}–${fmt(row.ratioRange[1], 2)} |`,
     ),
     '',
-    'Medians over rounds; ratios are taken per round against the first row (the bare transport) and then their median.',
+    'Medians over rounds; ratios are taken per round against the first row (the bare transport), then their median; the range is the smallest and largest per-round ratio.',
     ...result.notes.map((note) => `${note}`),
     '',
     'Settings:',

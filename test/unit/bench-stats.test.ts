@@ -168,8 +168,8 @@ describe('bench tables', () => {
       ratioOf: 'rps',
       columns: [{ key: 'rps', label: 'requests/s', digits: 0 }],
       rows: [
-        { name: 'bare', settings: 'no retry', medians: { rps: 100 }, ratio: 1, rounds: [], samples: [] },
-        { name: 'lib', settings: '3 retries', medians: { rps: 95 }, ratio: 0.95, rounds: [], samples: [] },
+        { name: 'bare', settings: 'no retry', medians: { rps: 100 }, ratio: 1, ratioRange: [1, 1], rounds: [], samples: [] },
+        { name: 'lib', settings: '3 retries', medians: { rps: 95 }, ratio: 0.95, ratioRange: [0.9, 1.01], rounds: [], samples: [] },
       ],
       notes: ['a note'],
     };
@@ -177,7 +177,7 @@ describe('bench tables', () => {
     expect(text).toContain('CPU X, 2 cores, Node v20.20.2');
     expect(text).toContain('calls=10');
     expect(text).toContain('`npm run bench:demo`');
-    expect(text).toContain('| lib | 95 | 0.95 |');
+    expect(text).toContain('| lib | 95 | 0.95 | 0.90–1.01 |');
     expect(text).toContain('- lib: 3 retries');
     expect(text).toContain('a note');
   });
