@@ -12,6 +12,8 @@ export default defineConfig({
     // Real sockets and a 2-core machine: generous bounds, never wall-clock assertions.
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // The bench adapters load the built library unless told otherwise; tests need no build.
+    env: { BENCH_LIB: 'src' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
@@ -27,7 +29,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           exclude: [...PROCESS_TESTS, ...TRANSPORT_AGNOSTIC],
           setupFiles: ['test/support/reference-transport.ts'],
-          env: { RESILIENT_FETCH_TEST_TRANSPORT: 'fetch' },
+          env: { RESILIENT_FETCH_TEST_TRANSPORT: 'fetch', BENCH_LIB: 'src' },
         },
       },
       // Child-process tests (CLI, examples) start a node + tsx per case: they run after the other

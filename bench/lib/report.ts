@@ -1,0 +1,170 @@
+/** Interleaved rounds, medians, ratios against the bare transport, tables and JSON files. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Adapter, AdapterFactory } from './adapters.js';
+import type { FaultServer } from './fault-server.js';
+import { closedLoop } from './load.js';
+import { tagged } from './scenario.js';
+import { fmt, median, ratio } from './stats.js';
+
+export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+
+export type Machine = { cpu: string; cores: number; node: string; platform: string; date: string; loadavg: number[] };
+
+export const machine = (): Machine => ({
+  cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+  cores: os.cpus().length,
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+  date: new Date().toISOString(),
+  loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+});
+
+export const machineLine = (m: Machine): string =>
+  `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}, ${m.date} (load average at start ${m.loadavg.join(' / ')})`;
+
+/** Reads an integer from the environment, with a default. */
+export const envInt = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer >= 1, got ${raw}`);
+  return value;
+};
+
+export type Metrics = Record<string, number>;
+export type Column = { readonly key: string; readonly label: string; readonly digits?: number };
+export type RunOnce = (adapter: Adapter, run: string) => Promise<{ metrics: Metrics; samples?: number[] }>;
+
+export type Row = {
+  name: string;
+  settings: string;
+  /** Median over rounds of each metric. */
+  medians: Metrics;
+  /** Median over rounds of (metric / bare transport's metric in the same round). */
+  ratio: number;
+  /** Smallest and largest per-round ratio: the spread the median hides. */
+  ratioRange: [number, number];
+  rounds: Metrics[];
+  /** Latency samples pooled over the rounds (only when the scenario keeps them). */
+  samples: number[];
+};
+
+export type ScenarioResult = {
+  scenario: string;
+  description: string;
+  command: string;
+  machine: Machine;
+  parameters: Record<string, number | string>;
+  ratioOf: string;
+  columns: Column[];
+  rows: Row[];
+  notes: string[];
+};
+
+/**
+ * Runs every adapter once per round, in the same order each round (A B C, A B C, ...), a fresh
+ * client per run, so slow drifts of a shared machine hit every row alike. The first row is the
+ * reference for ratios.
+ */
+export const runRounds = async (options: {
+  server: FaultServer;
+  scenario: string;
+  factories: readonly AdapterFactory[];
+  rounds: number;
+  runOnce: RunOnce;
+  ratioOf: string;
+  log?: (line: string) => void;
+  /** Fault-free calls per client before the first round. */
+  warmup?: number;
+}): Promise<Row[]> => {
+  const { server, scenario, factories, rounds, runOnce, ratioOf } = options;
+  const perRow: Array<{ name: string; settings: string; rounds: Metrics[]; samples: number[] }> = [];
+  const ratios: number[][] = factories.map(() => []);
+  // Warm-up: every client makes a few fault-free calls first, so no row pays for JIT or cold pools.
+  if (options.warmup && options.warmup > 0) {
+    const url = server.url();
+    for (const [i, factory] of factories.entries()) {
+      const adapter = factory();
+      const run = `${scenario}-warmup-a${i}`;
+      try {
+        await closedLoop(adapter, options.warmup, 8, (index) => tagged(url, run, index));
+      } finally {
+        await adapter.close();
+        await server.forget(run);
+      }
+    }
+  }
+  for (let round = 0; round < rounds; round++) {
+    let base = Number.NaN;
+    for (const [i, factory] of factories.entries()) {
+      const adapter = factory();
+      const run = `${scenario}-r${round}-a${i}`;
+      try {
+        const { metrics, samples } = await runOnce(adapter, run);
+        const row = (perRow[i] ??= { name: adapter.name, settings: adapter.settings, rounds: [], samples: [] });
+        row.rounds.push(metrics);
+        if (samples) for (const s of samples) row.samples.push(s);
+        const value = metrics[ratioOf] ?? Number.NaN;
+        if (i === 0) base = value;
+        ratios[i]?.push(ratio(value, base));
+        options.log?.(`  round ${round + 1}/${rounds} ${adapter.name}: ${ratioOf}=${fmt(value, 2)}`);
+      } finally {
+        await adapter.close();
+        await server.forget(run);
+      }
+    }
+  }
+  return perRow.map((row, i) => {
+    const keys = Object.keys(row.rounds[0] ?? {});
+    const medians: Metrics = {};
+    for (const key of keys) medians[key] = median(row.rounds.map((m) => m[key] ?? Number.NaN));
+    const own = (ratios[i] ?? []).filter((r) => !Number.isNaN(r));
+    const range: [number, number] = own.length ? [Math.min(...own), Math.max(...own)] : [Number.NaN, Number.NaN];
+    return { ...row, medians, ratio: median(ratios[i] ?? []), ratioRange: range };
+  });
+};
+
+/** The Markdown table printed to stdout and copied into docs/bench.md. */
+export const table = (result: ScenarioResult): string => {
+  const head = ['client', ...result.columns.map((c) => c.label), `${result.ratioOf} ÷ bare`, 'range over rounds'];
+  const lines = [
+    `### ${result.scenario}: ${result.description}`,
+    '',
+    `Machine: ${machineLine(result.machine)}.`,
+    `Parameters: ${Object.entries(result.parameters).map(([k, v]) => `${k}=${v}`).join(', ')}. Command: \`${result.command}\`.`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...result.rows.map(
+      (row) =>
+        `| ${row.name} | ${result.columns.map((c) => fmt(row.medians[c.key] ?? Number.NaN, c.digits ?? 1)).join(' | ')} | ${fmt(row.ratio, 2)} | ${fmt(row.ratioRange[0], 2)}–${fmt(row.ratioRange[1], 2)} |`,
+    ),
+    '',
+    'Medians over rounds; ratios are taken per round against the first row (the bare transport), then their median; the range is the smallest and largest per-round ratio.',
+    ...result.notes.map((note) => `${note}`),
+    '',
+    'Settings:',
+    ...result.rows.map((row) => `- ${row.name}: ${row.settings}`),
+    '',
+  ];
+  return lines.join('\n');
+};
+
+export const writeResult = (result: ScenarioResult, svgs: Record<string, string> = {}): string[] => {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const written: string[] = [];
+  const json = `${RESULTS_DIR}${result.scenario}.json`;
+  // Pooled samples are summarised in the tables and charts; keep the JSON small and readable.
+  const slim = { ...result, rows: result.rows.map(({ samples: _samples, ...rest }) => rest) };
+  writeFileSync(json, `${JSON.stringify(slim, null, 2)}\n`);
+  written.push(json);
+  writeFileSync(`${RESULTS_DIR}${result.scenario}.md`, table(result));
+  written.push(`${RESULTS_DIR}${result.scenario}.md`);
+  for (const [name, svg] of Object.entries(svgs)) {
+    writeFileSync(`${RESULTS_DIR}${name}`, svg);
+    written.push(`${RESULTS_DIR}${name}`);
+  }
+  return written;
+};

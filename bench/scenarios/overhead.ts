@@ -1,0 +1,71 @@
+/** overhead: no faults, keep-alive on 127.0.0.1, concurrency 32; requests/s against the bare transport. */
+import { PEERS, resilientAdapter } from '../lib/adapters.js';
+import { closedLoop } from '../lib/load.js';
+import { envInt, machine, runRounds } from '../lib/report.js';
+import { barChart } from '../lib/svg.js';
+import { percentile } from '../lib/stats.js';
+import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
+
+export const overhead: Scenario = {
+  name: 'overhead',
+  run: async (server, log) => {
+    const calls = envInt('BENCH_OVERHEAD_CALLS', 400);
+    const warmup = envInt('BENCH_OVERHEAD_WARMUP', 100);
+    const concurrency = envInt('BENCH_OVERHEAD_CONCURRENCY', 32);
+    const rounds = envInt('BENCH_OVERHEAD_ROUNDS', envInt('BENCH_ROUNDS', 6));
+    const url = server.url();
+    const factories = [
+      ...PEERS,
+      () => resilientAdapter('resilient-fetch'),
+      () => resilientAdapter('resilient-fetch hedge 20 ms', { hedge: { delay: 20 } }, 'hedge { delay: 20 }'),
+    ];
+    const rows = await runRounds({
+      server,
+      scenario: 'overhead',
+      factories,
+      rounds,
+      ratioOf: 'rps',
+      log,
+      runOnce: async (adapter, run) => {
+        await closedLoop(adapter, warmup, concurrency, (i) => tagged(url, `${run}-warm`, i));
+        await server.forget(`${run}-warm`);
+        const { outcomes, wallMs } = await closedLoop(adapter, calls, concurrency, (i) => tagged(url, run, i));
+        const stats = await server.stats(run);
+        const ms = outcomes.map((o) => o.ms);
+        return {
+          metrics: {
+            rps: calls / (wallMs / 1000),
+            p50: percentile(ms, 50),
+            p99: percentile(ms, 99),
+            success: successRate(outcomes),
+            deliveriesPerCall: stats.deliveries / calls,
+          },
+        };
+      },
+    });
+    const result = {
+      scenario: 'overhead',
+      description: 'no faults, keep-alive, 127.0.0.1, closed loop',
+      command: command('overhead'),
+      machine: machine(),
+      parameters: { calls, warmup, concurrency, rounds },
+      ratioOf: 'rps',
+      columns: [
+        { key: 'rps', label: 'requests/s', digits: 0 },
+        { key: 'p50', label: 'p50 ms', digits: 2 },
+        { key: 'p99', label: 'p99 ms', digits: 2 },
+        { key: 'success', label: 'success %', digits: 1 },
+        { key: 'deliveriesPerCall', label: 'deliveries/call', digits: 2 },
+      ],
+      rows,
+      notes: ['Higher requests/s is better; the ratio column is requests/s relative to bare undici fetch.'],
+    };
+    const svg = barChart(
+      'overhead: requests/s relative to bare undici fetch',
+      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} interleaved rounds; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      '× bare',
+      rows.map((row) => ({ label: row.name, value: row.ratio })),
+    );
+    return { result, svgs: { 'overhead.svg': svg } };
+  },
+};
