@@ -252,7 +252,12 @@ export const pRetryOpossumAdapter = (): Adapter => {
 };
 
 /** resilient-fetch with the common retry settings plus `extra` (merged over them) for a variant. */
-export const resilientAdapter = (name: string, extra: Policy = {}, describe = ''): Adapter => {
+export const resilientAdapter = (
+  name: string,
+  extra: Policy = {},
+  describe = '',
+  options: { transport?: 'dispatcher' | 'fetch' } = {},
+): Adapter => {
   const policy: Policy = {
     ...extra,
     retry:
@@ -261,10 +266,10 @@ export const resilientAdapter = (name: string, extra: Policy = {}, describe = ''
         : { limit: RETRIES, backoff: { base: BACKOFF_BASE, max: BACKOFF_MAX, factor: 2, jitter: 'full' }, ...extra.retry },
     timeout: { attempt: ATTEMPT_TIMEOUT, total: 30_000 },
   };
-  const client = createFetch({ defaults: policy });
+  const client = createFetch({ ...options, defaults: policy });
   return {
     name,
-    settings: `resilient-fetch: retry.limit ${RETRIES}, backoff 10→100 ms ×2 full jitter, timeout.attempt 2000 ms${describe ? `, ${describe}` : ''}`,
+    settings: `resilient-fetch: retry.limit ${RETRIES}, backoff 10→100 ms ×2 full jitter, timeout.attempt 2000 ms, breaker and retry budget on (defaults), transport ${options.transport ?? 'dispatcher'}${describe ? `, ${describe}` : ''}`,
     call: async (request) => readStatus(await client(request.url, init(request))),
     close: () => client.close(),
   };
