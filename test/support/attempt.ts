@@ -1,5 +1,7 @@
 /** Builds the `PreparedRequest` / `Attempt` a layer receives, for unit tests with a stub `next`. */
-import type { Attempt, PreparedRequest } from '../../src/layers/layer.js';
+import type { ResilientEvent } from '../../src/diagnostics.js';
+import { HostRegistry } from '../../src/host-state.js';
+import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/layers/layer.js';
 import type { Policy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
 
@@ -30,3 +32,18 @@ export const attemptOf = (request: PreparedRequest, number = 0, branch = 0): Att
   number,
   branch,
 });
+
+/** A `LayerContext` that records events and collects `describe()` output, for layer unit tests. */
+export const layerContext = () => {
+  const events: ResilientEvent[] = [];
+  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
+  const context: LayerContext = {
+    emit: (event) => void events.push(event),
+    counters: new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
+    maxHosts: 10,
+    describe: (describer) => void describers.push(describer),
+    onClose: () => {},
+  };
+  const stats = (origin: string) => Object.assign({}, ...describers.map((d) => d(origin))) as Record<string, unknown>;
+  return { context, events, stats };
+};

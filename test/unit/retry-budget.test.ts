@@ -1,27 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ResilientEvent } from '../../src/diagnostics.js';
 import { ThrottledError } from '../../src/errors.js';
-import { HostRegistry } from '../../src/host-state.js';
-import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
+import type { Attempt, Send } from '../../src/layers/layer.js';
 import { createRetryLayer } from '../../src/layers/retry.js';
 import type { Policy } from '../../src/options.js';
-import { attemptOf, preparedRequest } from '../support/attempt.js';
+import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
 
 const harness = () => {
-  const events: ResilientEvent[] = [];
-  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
-  const context: LayerContext = {
-    emit: (event) => void events.push(event),
-    counters: new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
-    maxHosts: 10,
-    describe: (describer) => void describers.push(describer),
-    onClose: () => {},
-  };
+  const { context, events, stats: hostStats } = layerContext();
   const layer = createRetryLayer(context);
   const call = (send: Send, href: string, policy: Policy, deadline = Infinity) => {
     return layer(send)(attemptOf(preparedRequest(href, policy, { deadline })));
   };
-  const stats = (origin: string) => Object.assign({}, ...describers.map((d) => d(origin))) as Record<string, unknown>;
+  const stats = hostStats;
   return { call, events, stats, context };
 };
 

@@ -1,28 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { ResilientEvent } from '../../src/diagnostics.js';
 import { CircuitOpenError, ThrottledError, isThrottledError } from '../../src/errors.js';
-import { HostRegistry } from '../../src/host-state.js';
-import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
+import type { Attempt, Send } from '../../src/layers/layer.js';
 import { createThrottleLayer, rejectionProbability, ThrottleState } from '../../src/layers/throttle.js';
 import type { Policy } from '../../src/options.js';
-import { attemptOf, preparedRequest } from '../support/attempt.js';
+import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
 
 const ORIGIN = 'http://127.0.0.1:9';
 
 const harness = (random: () => number, policy: Policy = { throttle: { k: 2, window: 60_000, maxProbability: 1 } }) => {
-  const events: ResilientEvent[] = [];
-  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
-  const context: LayerContext = {
-    emit: (event) => void events.push(event),
-    counters: new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
-    maxHosts: 10,
-    describe: (describer) => void describers.push(describer),
-    onClose: () => {},
-  };
+  const { context, events, stats: hostStats } = layerContext();
   const layer = createThrottleLayer(context, random);
   const attempt = (signal = new AbortController().signal): Attempt =>
     attemptOf(preparedRequest(`${ORIGIN}/x`, policy, { signal }));
-  const stats = () => Object.assign({}, ...describers.map((d) => d(ORIGIN))) as Record<string, unknown>;
+  const stats = () => hostStats(ORIGIN);
   return { layer, attempt, events, stats };
 };
 
