@@ -20,8 +20,11 @@ import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from
 import { createPolicyResolver } from './resolve-policy.js';
 import { validateOptions } from './validate.js';
 
-/** Per-host counters and layer state, as plain JSON. */
-export type FetchStats = { hosts: Record<string, HostCounters & Record<string, unknown>> };
+/**
+ * Per-host counters and layer state, as plain JSON: the counters below, plus what each layer adds
+ * (`breaker`, `retryBudget`, `hedgeBudget`, `latency`, `pushback`, `throttle`; see README).
+ */
+export type FetchStats = { hosts: Record<string, HostCounters & { readonly [layer: string]: unknown }> };
 
 /** What `createFetch` returns: fetch's signature, plus `stats()` and `close()`. */
 export type ResilientFetch = {

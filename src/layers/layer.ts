@@ -56,7 +56,10 @@ export interface HostCounters {
   retries: number;
   /** Calls that ended in a rejection (network error, timeout, open breaker). */
   failures: number;
-  [extra: string]: number;
+  /** Hedges sent (hedge layer). */
+  hedges?: number;
+  /** Races won by a hedge (hedge layer). */
+  hedgeWins?: number;
 }
 
 /** What the breaker layer tells the layers above it about an origin's breaker. */
