@@ -115,7 +115,7 @@ export const freezePolicy = (policy: Policy): ResolvedPolicy => {
       policy.timeout === false ? Object.freeze({ attempt: false, total: false } as ResolvedTimeout) : timeout,
     throttle,
     maxBufferBytes: policy.maxBufferBytes ?? DEFAULTS.maxBufferBytes,
-    upstreams: Object.freeze([...(policy.upstreams ?? [])]),
+    upstreams: Object.freeze([...(policy.upstreams ?? DEFAULTS.upstreams)]),
   });
 };
 
