@@ -5,6 +5,7 @@ const TRANSPORT_AGNOSTIC = [
   'test/integration/fetch-semantics.test.ts',
   'test/integration/dispatcher-https.test.ts',
   'test/integration/process.test.ts',
+  'test/integration/call-cost.test.ts',
 ];
 
 export default defineConfig({

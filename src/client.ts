@@ -13,7 +13,7 @@ import { createHedgeLayer } from './layers/hedge.js';
 import { compose, type Attempt, type HostCounters, type LayerContext } from './layers/layer.js';
 import { createRetryLayer } from './layers/retry.js';
 import { createThrottleLayer } from './layers/throttle.js';
-import { createTimeoutLayer } from './layers/timeout.js';
+import { createTimeoutLayer, totalTimeoutError } from './layers/timeout.js';
 import { createInjectedTransport, createUndiciTransport } from './layers/transport.js';
 import { createUpstreamLayer } from './layers/upstream.js';
 import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from './options.js';
@@ -37,9 +37,6 @@ export type ResilientFetch = {
 };
 
 const newCounters = (): HostCounters => ({ calls: 0, attempts: 0, retries: 0, failures: 0 });
-
-const totalTimeoutError = (ms: number) =>
-  new DOMException(`The operation was aborted due to timeout (total ${ms} ms)`, 'TimeoutError');
 
 /** Creates a resilient `fetch`. Throws a TypeError or RangeError naming the field for invalid options. */
 export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => {
@@ -77,9 +74,11 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     let timer: ReturnType<typeof setTimeout> | undefined;
     const prepare: PrepareContext = {
       resolve,
-      signal: (caller, policy: ResolvedPolicy) => {
+      signal: (caller, policy: ResolvedPolicy, readsStream) => {
         const total = policy.timeout.total;
-        if (total === false) return { signal: caller ?? new AbortController().signal, deadline: Infinity };
+        if (total === false) return { signal: caller ?? undefined, deadline: Infinity };
+        // No caller's signal and no stream to read: the layers keep the deadline (see PreparedRequest.signal).
+        if (!caller && !readsStream) return { signal: undefined, deadline: performance.now() + total };
         const controller = new AbortController();
         timer = setTimeout(() => controller.abort(totalTimeoutError(total)), total);
         return {
@@ -91,7 +90,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     let origin: string | undefined;
     try {
       const request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, prepare);
-      request.signal.throwIfAborted();
+      request.signal?.throwIfAborted();
       origin = request.url.origin;
       context.counters.get(origin).calls++;
       const attempt: Attempt = { request, url: request.url, signal: request.signal, number: 0, branch: 0 };

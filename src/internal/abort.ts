@@ -8,8 +8,9 @@ export type Linked = { readonly signal: AbortSignal; abort(reason: unknown): voi
 
 const noop = () => {};
 
-export const linkedController = (parent: AbortSignal, callerInvolved: boolean): Linked => {
+export const linkedController = (parent: AbortSignal | undefined, callerInvolved: boolean): Linked => {
   const controller = new AbortController();
+  if (!parent) return { signal: controller.signal, abort: (reason) => controller.abort(reason), release: noop };
   if (callerInvolved) {
     return {
       signal: AbortSignal.any([parent, controller.signal]),

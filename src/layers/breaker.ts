@@ -12,6 +12,7 @@ import { CircuitOpenError } from '../errors.js';
 import { HostRegistry } from '../host-state.js';
 import type { ResolvedBreaker } from '../options.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
+import { isTotalTimeout } from './timeout.js';
 
 type State = 'closed' | 'open' | 'half-open';
 
@@ -93,7 +94,7 @@ const toRequest = (request: PreparedRequest): Request => {
     method: request.method,
     headers: request.headers as Array<[string, string]>,
     body: bodyless ? null : request.body,
-    signal: request.signal,
+    signal: request.signal ?? null,
   });
 };
 
@@ -172,8 +173,9 @@ export const createBreakerLayer = (context: LayerContext): Layer => {
         response = await next(attempt);
       } catch (error) {
         // The attempt's own signal (above the timeout layer) aborted: the caller, the total timeout or
-        // a hedge that lost. Not the host's fault. An aborted probe tells nothing: open again, probe later.
-        if (attempt.signal.aborted) {
+        // a hedge that lost; or the total timeout ran out in the timeout layer. Not the host's fault.
+        // An aborted probe tells nothing: open again, probe later.
+        if (attempt.signal?.aborted || isTotalTimeout(error)) {
           if (probe && breaker.halfOpen) breaker.open();
           throw new NotCounted(error);
         }

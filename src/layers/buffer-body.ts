@@ -39,7 +39,8 @@ const headerPairs = (headers: Headers): Array<readonly [string, string]> => {
 type Body = { bytes: Uint8Array<ArrayBuffer> | null; stream: ReadableStream<Uint8Array> | null };
 
 /** Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest. */
-const readBody = async (stream: ReadableStream<Uint8Array>, max: number, signal: AbortSignal): Promise<Body> => {
+const readBody = async (stream: ReadableStream<Uint8Array>, max: number, signal: AbortSignal | undefined): Promise<Body> => {
+  if (!signal) throw new TypeError('resilient-fetch: a streamed body is read under a signal');
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
@@ -112,8 +113,16 @@ export type RequestInitWithPolicy = RequestInit & { policy?: Policy; dispatcher?
 
 export type PrepareContext = {
   resolve(url: URL, override?: Policy): ResolvedPolicy;
-  /** Builds the call's signal from the caller's and the total timeout; see client.ts. */
-  signal(caller: AbortSignal | null | undefined, policy: ResolvedPolicy): { signal: AbortSignal; deadline: number };
+  /**
+   * Builds the call's signal from the caller's and the total timeout; see client.ts. With
+   * `readsStream`, a body is about to be read from a stream and the total timeout must be able to
+   * stop that: the signal is then always made.
+   */
+  signal(
+    caller: AbortSignal | null | undefined,
+    policy: ResolvedPolicy,
+    readsStream: boolean,
+  ): { signal: AbortSignal | undefined; deadline: number };
 };
 
 /** Normalises a fetch call. Rejects as fetch would (a `TypeError`) for an invalid URL, method or header. */
@@ -168,7 +177,7 @@ export const prepareRequest = async (
   }
 
   const policy = context.resolve(url, init?.policy);
-  const { signal, deadline } = context.signal(callerSignal, policy);
+  const { signal, deadline } = context.signal(callerSignal, policy, source !== null);
   if (source) body = await readBody(source, policy.maxBufferBytes, signal);
   else if (body.bytes && body.bytes.byteLength > policy.maxBufferBytes) {
     const bytes = body.bytes;

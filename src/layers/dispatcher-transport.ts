@@ -110,7 +110,7 @@ type Outcome =
 const toBytes = (chunk: Buffer): Uint8Array => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
 /** One request on the wire: resolves at the response headers; the body streams on. */
-const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectMode: string): Promise<Outcome> =>
+const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal | undefined, redirectMode: string): Promise<Outcome> =>
   new Promise<Outcome>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let body: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -119,7 +119,7 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
     let finished = false; // nothing more to deliver to the caller
     const finish = () => {
       finished = true;
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
     };
     const fail = (error: unknown) => {
       if (finished) return;
@@ -129,8 +129,8 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
       else body?.error(error);
       if (controller && !controller.aborted) controller.abort(error instanceof Error ? error : new Error(String(error)));
     };
-    const onAbort = () => fail(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => fail(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
 
     const startBody = (status: number, pairs: string[][]): ReadableStream<Uint8Array> | null => {
       if (hop.method === 'HEAD' || NULL_BODY_STATUS.has(status)) {
@@ -178,7 +178,7 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart: (dispatch) => {
         controller = dispatch;
-        if (finished) dispatch.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        if (finished) dispatch.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
       },
       onResponseStart: (dispatch, status, parsed, statusText = '') => {
         if (finished || status < 200) return;
@@ -235,7 +235,7 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal, redirectM
       },
     };
 
-    if (signal.aborted) return onAbort();
+    if (signal?.aborted) return onAbort();
     // `/p?` keeps its empty query, tested exactly as undici's fetch tests it.
     const { href, hash, search } = hop.url;
     const path = hop.url.pathname + search + (search === '' && href[href.length - hash.length - 1] === '?' ? '?' : '');
@@ -261,7 +261,7 @@ const sendOnAgent =
   async (attempt) => {
     if (needsReference(attempt)) return reference(attempt);
     const { request, signal } = attempt;
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
     const redirectMode = (request.init.redirect as string | undefined) ?? 'follow';
     let hop: Hop = {
       url: attempt.url,

@@ -126,14 +126,14 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
     const finish = (reason: unknown): void => {
       done = true;
       clearTimeout(timer);
-      attempt.signal.removeEventListener('abort', onAbort);
+      attempt.signal?.removeEventListener('abort', onAbort);
       const now = performance.now();
       for (const branch of branches) {
         if (branch.settled) continue;
         // A loser cut off at `now` took at least that long: keep it in the window, or the slow tail
         // that hedging hides would vanish from the percentile and 'auto' would hedge more and more.
         if (reason !== undefined) state.window.record(now - branch.start);
-        branch.link.abort(reason ?? attempt.signal.reason);
+        branch.link.abort(reason ?? attempt.signal?.reason);
       }
       // Without a caller's signal nothing can abort a branch after the race: drop the links.
       // (With one, they stay, so the caller's abort still errors the winner's body being read.)
@@ -144,7 +144,7 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
     const onAbort = (): void => {
       if (done) return;
       finish(undefined);
-      reject(attempt.signal.reason);
+      reject(attempt.signal?.reason);
     };
 
     const win = (branch: Branch, response: Response): void => {
@@ -195,7 +195,7 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
           branch.settled = true;
           pending--;
           if (done) return;
-          if (attempt.signal.aborted) return onAbort();
+          if (attempt.signal?.aborted) return onAbort();
           fail({ error });
         },
       );
@@ -217,11 +217,11 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
       }, wait);
     };
 
-    if (attempt.signal.aborted) {
+    if (attempt.signal?.aborted) {
       reject(attempt.signal.reason);
       return;
     }
-    attempt.signal.addEventListener('abort', onAbort, { once: true });
+    attempt.signal?.addEventListener('abort', onAbort, { once: true });
     launch(0);
     if (!done) schedule(1);
   });

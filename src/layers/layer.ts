@@ -23,8 +23,14 @@ export interface PreparedRequest {
   /** Other `RequestInit` fields passed to the transport as given (`redirect`, `dispatcher`, ...). */
   readonly init: Readonly<Record<string, unknown>>;
   readonly policy: ResolvedPolicy;
-  /** Aborts on the caller's abort (with its reason) and on the total timeout (`TimeoutError`). */
-  readonly signal: AbortSignal;
+  /**
+   * Aborts on the caller's abort (with its reason) and on the total timeout (`TimeoutError`).
+   * Undefined when the caller gave no signal and no body had to be read from a stream: nothing but
+   * the total timeout can end such a call, and the layers keep it through `deadline` instead (the
+   * timeout layer arms each attempt for whichever comes first, the retry layer never sleeps past
+   * it). An AbortSignal costs more to create on Node 20 than the rest of a call's layers together.
+   */
+  readonly signal: AbortSignal | undefined;
   /** `performance.now()` by which the call must have its response headers (Infinity: none). */
   readonly deadline: number;
   /** True when the caller gave a signal: child signals must then stay linked past the call (see internal/abort.ts). */
@@ -36,8 +42,8 @@ export interface Attempt {
   readonly request: PreparedRequest;
   /** Where this attempt goes (the caller's URL, or the same path on an upstream). */
   readonly url: URL;
-  /** Aborts this attempt only (and everything `request.signal` aborts). */
-  readonly signal: AbortSignal;
+  /** Aborts this attempt only (and everything `request.signal` aborts); see `PreparedRequest.signal`. */
+  readonly signal: AbortSignal | undefined;
   /** 0 for the first attempt: OpenTelemetry's `http.request.resend_count`. */
   readonly number: number;
   /** Hedge branch: 0 for the primary. */

@@ -22,7 +22,7 @@ import type { ResolvedRetry, ResolvedRetryBudget } from '../options.js';
 import { Pushback } from '../pushback.js';
 import { parseRetryAfter } from '../retry-after.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
-import { isAttemptTimeout } from './timeout.js';
+import { isAttemptTimeout, isTotalTimeout, totalTimeoutError } from './timeout.js';
 
 /** Why an outcome is (not) retried; `undefined` when it is. */
 type Verdict = { retryable: true; reason: string } | { retryable: false; reason: string };
@@ -119,7 +119,8 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       try {
         response = await send(attempt);
       } catch (error) {
-        if (request.signal.aborted) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
+        if (request.signal?.aborted) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
+        if (isTotalTimeout(error)) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, error);
         throw new Outcome(attempt, judgeError(request, retry, error), undefined, error);
       }
       const verdict = judgeResponse(request, retry, response);
@@ -166,8 +167,10 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, resendCount: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
       if (wait > 0) await delay(wait, request.signal);
       // Another call may have extended the pause while this one slept. The total timeout still
-      // applies: it aborts the signal, and the sleep rejects with its reason.
+      // applies: a pause that now ends past it fails the call at once with the total timeout's
+      // error (the last response was already discarded); the caller's abort rejects the sleep.
       for (let check = 0, rest = pushback.remaining(origin); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
+        if (performance.now() + rest >= request.deadline) throw totalTimeoutError(request.policy.timeout.total || 0);
         await delay(Math.ceil(rest), request.signal);
         rest = pushback.remaining(origin);
       }

@@ -20,6 +20,7 @@ import { ThrottledError, isCircuitOpenError } from '../errors.js';
 import { HostRegistry } from '../host-state.js';
 import type { ResolvedThrottle } from '../options.js';
 import type { Layer, LayerContext } from './layer.js';
+import { isTotalTimeout } from './timeout.js';
 
 /** Responses that say the host refused the request (overload, or nothing behind the gateway). */
 export const REFUSED_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
@@ -92,7 +93,7 @@ export const createThrottleLayer = (context: LayerContext, random: () => number 
     try {
       response = await next(attempt);
     } catch (error) {
-      if (!isCircuitOpenError(error) && !attempt.signal.aborted) state.record(false);
+      if (!isCircuitOpenError(error) && !attempt.signal?.aborted && !isTotalTimeout(error)) state.record(false);
       throw error;
     }
     state.record(!REFUSED_STATUSES.has(response.status));

@@ -46,7 +46,7 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
     method: request.method,
     headers: request.headers as Array<[string, string]>,
     body,
-    signal: attempt.signal,
+    signal: attempt.signal ?? null,
   };
 };
 

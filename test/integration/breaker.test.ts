@@ -162,6 +162,17 @@ describe('circuit breaker against a real server', () => {
     expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', failures: 0 });
   });
 
+  test('total timeouts are not failures, with or without a caller signal', async ({ server }) => {
+    server.handle(() => {});
+    const fetch = client({ defaults: { retry: false, breaker: { volumeThreshold: 3 }, timeout: { attempt: 5_000, total: 100 } } });
+    for (let i = 0; i < 6; i++) {
+      const init = i % 2 === 0 ? {} : { signal: new AbortController().signal };
+      await expect(fetch(server.url, init)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('total 100 ms') });
+    }
+    expect(server.deliveries).toHaveLength(6);
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
   test('fallback answers while open; the server receives nothing', async ({ server }) => {
     server.handle(always(503));
     const events: ResilientEvent[] = [];

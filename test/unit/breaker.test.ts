@@ -126,7 +126,7 @@ describe('breaker layer', () => {
   });
 
   test("a caller's abort is not a failure, and rejects with the caller's reason", async () => {
-    const send = createBreakerLayer(h.context)((attempt) => Promise.reject(attempt.signal.reason));
+    const send = createBreakerLayer(h.context)((attempt) => Promise.reject(attempt.signal?.reason));
     const reasons: unknown[] = [];
     for (let i = 0; i < 30; i++) {
       const controller = new AbortController();
@@ -204,7 +204,7 @@ describe('breaker layer', () => {
 
   test('an aborted probe does not close the breaker: it opens again and probes later', async () => {
     let healthy = false;
-    const next = vi.fn<Send>((attempt) => (healthy ? Promise.reject(attempt.signal.reason) : status(503)()));
+    const next = vi.fn<Send>((attempt) => (healthy ? Promise.reject(attempt.signal?.reason) : status(503)()));
     const send = createBreakerLayer(h.context)(next);
     await sendMany(send, 10, () => attemptFor(A));
     await vi.advanceTimersByTimeAsync(1_000);

@@ -20,6 +20,8 @@ const ORIGIN = 'http://127.0.0.1:8080';
 
 type Call = {
   readonly attempt: Attempt;
+  /** The branch's signal: the hedge layer gives every branch one of its own. */
+  readonly signal: AbortSignal;
   resolve(response: Response): void;
   reject(error: unknown): void;
 };
@@ -34,8 +36,10 @@ const stubNext = (options: { ignoreAbort?: boolean } = {}) => {
       resolve = res;
       reject = rej;
     });
-    if (!options.ignoreAbort) attempt.signal.addEventListener('abort', () => reject(attempt.signal.reason), { once: true });
-    calls.push({ attempt, resolve, reject });
+    const { signal } = attempt;
+    if (!signal) throw new TypeError('a hedge branch without a signal');
+    if (!options.ignoreAbort) signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    calls.push({ attempt, signal, resolve, reject });
     return promise;
   });
   return { calls, next };
@@ -152,14 +156,14 @@ describe('hedge layer', () => {
     const [primary, hedge] = t.calls;
     expect(hedge!.attempt.branch).toBe(1);
     expect(hedge!.attempt.number).toBe(0);
-    expect(hedge!.attempt.signal).not.toBe(primary!.attempt.signal);
+    expect(hedge!.signal).not.toBe(primary!.signal);
     await vi.advanceTimersByTimeAsync(5);
     hedge!.resolve(new Response('from hedge'));
     const res = await result;
     expect(await res.text()).toBe('from hedge');
-    expect(primary!.attempt.signal.aborted).toBe(true);
-    expect(isHedgeLost(primary!.attempt.signal.reason)).toBe(true);
-    expect(hedge!.attempt.signal.aborted).toBe(false);
+    expect(primary!.signal.aborted).toBe(true);
+    expect(isHedgeLost(primary!.signal.reason)).toBe(true);
+    expect(hedge!.signal.aborted).toBe(false);
     expect(t.events).toEqual([
       { type: 'hedge', host: ORIGIN, branch: 1, after: 50 },
       { type: 'hedge-win', host: ORIGIN, branch: 1, elapsed: 55 },
@@ -174,7 +178,7 @@ describe('hedge layer', () => {
     const [primary, hedge] = t.calls;
     primary!.resolve(new Response('primary'));
     expect(await (await result).text()).toBe('primary');
-    expect(hedge!.attempt.signal.aborted).toBe(true);
+    expect(hedge!.signal.aborted).toBe(true);
     expect(t.events.at(-1)).toEqual({ type: 'hedge-win', host: ORIGIN, branch: 0, elapsed: 25 });
     expect(t.stats()).toMatchObject({ hedges: 1, hedgeWins: 0 });
   });
@@ -213,7 +217,7 @@ describe('hedge layer', () => {
     hedge!.resolve(new Response('missing', { status: 404 }));
     const res = await result;
     expect(res.status).toBe(404);
-    expect(primary!.attempt.signal.aborted).toBe(true);
+    expect(primary!.signal.aborted).toBe(true);
   });
 
   test('all branches fail: the last failure (a response) goes up, earlier ones are cancelled', async () => {
@@ -277,8 +281,8 @@ describe('hedge layer', () => {
     expect(t.calls).toHaveLength(3);
     t.calls[2]!.resolve(new Response('third'));
     expect(await (await result).text()).toBe('third');
-    expect(t.calls[0]!.attempt.signal.aborted).toBe(true);
-    expect(t.calls[1]!.attempt.signal.aborted).toBe(true);
+    expect(t.calls[0]!.signal.aborted).toBe(true);
+    expect(t.calls[1]!.signal.aborted).toBe(true);
     expect(t.events.filter((e) => e.type === 'hedge')).toEqual([
       { type: 'hedge', host: ORIGIN, branch: 1, after: 30 },
       { type: 'hedge', host: ORIGIN, branch: 2, after: 60 },
@@ -335,8 +339,8 @@ describe('hedge layer', () => {
     const reason = new Error('user gave up');
     caller.abort(reason);
     await expect(result).rejects.toBe(reason);
-    expect(t.calls.every((c) => c.attempt.signal.aborted)).toBe(true);
-    expect(t.calls.map((c) => c.attempt.signal.reason)).toEqual([reason, reason]);
+    expect(t.calls.every((c) => c.signal.aborted)).toBe(true);
+    expect(t.calls.map((c) => c.signal.reason)).toEqual([reason, reason]);
   });
 
   test('the caller’s abort cancels a failed branch’s response held while another was pending', async () => {
@@ -402,7 +406,7 @@ describe('hedge layer', () => {
       const result = t.call({ signal: caller.signal });
       await vi.advanceTimersByTimeAsync(i % 2 === 0 ? 1 : 6);
       t.calls.at(-1)!.resolve(new Response(null, { status: i % 3 === 0 ? 503 : 200 }));
-      if (t.calls.at(-2)?.attempt.signal.aborted === false) t.calls.at(-2)!.resolve(new Response(null, { status: 503 }));
+      if (t.calls.at(-2)?.signal.aborted === false) t.calls.at(-2)!.resolve(new Response(null, { status: 503 }));
       await result;
     }
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
@@ -414,10 +418,10 @@ describe('hedge layer', () => {
     const request = prepared(freezePolicy({ hedge: { delay: 5, budget: false } }));
     const result = send(firstAttempt(request));
     await vi.advanceTimersByTimeAsync(5);
-    expect(getEventListeners(request.signal, 'abort').length).toBeGreaterThan(0);
+    expect(getEventListeners(request.signal as AbortSignal, 'abort').length).toBeGreaterThan(0);
     stub.calls[1]!.resolve(new Response('hedge'));
     await result;
-    expect(getEventListeners(request.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(request.signal as AbortSignal, 'abort')).toHaveLength(0);
   });
 
   test('with a caller’s signal, the winner stays linked to it after the call resolved', async () => {
@@ -427,11 +431,11 @@ describe('hedge layer', () => {
     await vi.advanceTimersByTimeAsync(5);
     t.calls[1]!.resolve(new Response('hedge'));
     await result;
-    expect(t.calls[1]!.attempt.signal.aborted).toBe(false);
+    expect(t.calls[1]!.signal.aborted).toBe(false);
     caller.abort('reading no more');
     // So a body still being read is errored by the caller's abort, as with plain fetch.
-    expect(t.calls[1]!.attempt.signal.aborted).toBe(true);
-    expect(t.calls[1]!.attempt.signal.reason).toBe('reading no more');
+    expect(t.calls[1]!.signal.aborted).toBe(true);
+    expect(t.calls[1]!.signal.reason).toBe('reading no more');
   });
 
   test('a next() that throws synchronously fails the attempt, not the process', async () => {

@@ -1,0 +1,73 @@
+/**
+ * What a call allocates for its signals. On Node 20 an AbortSignal costs more to create than the
+ * rest of a call's layers together (docs/transport.md), so a call that the caller gave no signal
+ * makes only its attempt's: the total timeout is kept through the deadline instead.
+ */
+import { describe, expect, onTestFinished } from 'vitest';
+import { createFetch } from '../../src/index.js';
+import type { ResilientFetchOptions } from '../../src/options.js';
+import { test } from '../support/server.js';
+
+/** Counts `new AbortController()` while `run` goes on (our code and the transport's alike). */
+const countControllers = async (run: () => Promise<void>): Promise<number> => {
+  const Original = globalThis.AbortController;
+  let made = 0;
+  globalThis.AbortController = class extends Original {
+    constructor() {
+      super();
+      made++;
+    }
+  };
+  try {
+    await run();
+  } finally {
+    globalThis.AbortController = Original;
+  }
+  return made;
+};
+
+const client = (options: ResilientFetchOptions) => {
+  const fetch = createFetch({ transport: 'dispatcher', ...options });
+  onTestFinished(() => fetch.close());
+  return fetch;
+};
+
+describe('signals per call on the dispatcher transport', () => {
+  test('no caller signal, default timeouts: one controller, the attempt timeout’s', async ({ server }) => {
+    const fetch = client({});
+    await (await fetch(server.url)).arrayBuffer(); // warm: connection and host state
+    const made = await countControllers(async () => {
+      for (let i = 0; i < 10; i++) await (await fetch(server.url)).arrayBuffer();
+    });
+    expect(made).toBe(10);
+  });
+
+  test('no caller signal, timeouts off: none', async ({ server }) => {
+    const fetch = client({ defaults: { timeout: { attempt: false, total: false } } });
+    const made = await countControllers(async () => {
+      for (let i = 0; i < 10; i++) await (await fetch(server.url)).arrayBuffer();
+    });
+    expect(made).toBe(0);
+  });
+
+  test('a caller signal: the total timeout gets its own controller, linked to the caller’s', async ({ server }) => {
+    const fetch = client({});
+    const caller = new AbortController();
+    const made = await countControllers(async () => {
+      for (let i = 0; i < 10; i++) await (await fetch(server.url, { signal: caller.signal })).arrayBuffer();
+    });
+    expect(made).toBe(20);
+  });
+
+  test('a streamed request body that never ends is still cut off by the total timeout', async ({ server }) => {
+    const fetch = client({ defaults: { timeout: { total: 100 } } });
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('never ends'));
+      },
+    });
+    const error = await fetch(server.url, { method: 'PUT', body, duplex: 'half' } as RequestInit).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('total 100 ms') });
+    expect(server.deliveries).toHaveLength(0);
+  });
+});

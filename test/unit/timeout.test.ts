@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { Attempt, Send } from '../../src/layers/layer.js';
+import { createTimeoutLayer, isAttemptTimeout, isTotalTimeout } from '../../src/layers/timeout.js';
+import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
+
+const URL_A = 'http://a.test/items';
+
+/** A transport that never answers, and rejects with its signal's reason when that aborts. */
+const hanging = () => {
+  const seen: Attempt[] = [];
+  const send: Send = (attempt) => {
+    seen.push(attempt);
+    return new Promise((_resolve, reject) => {
+      attempt.signal?.addEventListener('abort', () => reject(attempt.signal?.reason), { once: true });
+    });
+  };
+  return { seen, send };
+};
+
+describe('timeout layer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test('without a call signal, the total timeout ends the attempt at the deadline, branded as total', async () => {
+    const transport = hanging();
+    const send = createTimeoutLayer(layerContext().context)(transport.send);
+    const request = preparedRequest(URL_A, { timeout: { attempt: 1_000, total: 300 } }, {
+      signal: undefined,
+      deadline: performance.now() + 300,
+    });
+    const result = send(attemptOf(request)).catch((e: unknown) => e);
+    expect(transport.seen[0]?.signal).toBeInstanceOf(AbortSignal);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(transport.seen[0]?.signal?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const error = await result;
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect((error as DOMException).message).toContain('total 300 ms');
+    expect(isTotalTimeout(error)).toBe(true);
+    expect(isAttemptTimeout(error)).toBe(false);
+  });
+
+  test('an attempt timeout shorter than what is left of the total wins, branded as attempt', async () => {
+    const transport = hanging();
+    const send = createTimeoutLayer(layerContext().context)(transport.send);
+    const request = preparedRequest(URL_A, { timeout: { attempt: 100, total: 300 } }, {
+      signal: undefined,
+      deadline: performance.now() + 300,
+    });
+    const result = send(attemptOf(request)).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(100);
+    const error = await result;
+    expect(isAttemptTimeout(error)).toBe(true);
+    expect(isTotalTimeout(error)).toBe(false);
+  });
+
+  test('a later attempt gets only what is left of the total', async () => {
+    const transport = hanging();
+    const send = createTimeoutLayer(layerContext().context)(transport.send);
+    const request = preparedRequest(URL_A, { timeout: { attempt: 200, total: 300 } }, {
+      signal: undefined,
+      deadline: performance.now() + 300,
+    });
+    await vi.advanceTimersByTimeAsync(250);
+    const result = send(attemptOf(request, 1)).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(isTotalTimeout(await result)).toBe(true);
+  });
+
+  test('a deadline already past rejects before sending', async () => {
+    const transport = hanging();
+    const send = createTimeoutLayer(layerContext().context)(transport.send);
+    const request = preparedRequest(URL_A, { timeout: { attempt: 200, total: 300 } }, {
+      signal: undefined,
+      deadline: performance.now() - 1,
+    });
+    expect(isTotalTimeout(await send(attemptOf(request)).catch((e: unknown) => e))).toBe(true);
+    expect(transport.seen).toHaveLength(0);
+  });
+
+  test('with both timeouts off, the attempt passes through as it came, signal and all', async () => {
+    const transport = hanging();
+    const send = createTimeoutLayer(layerContext().context)(transport.send);
+    const request = preparedRequest(URL_A, { timeout: { attempt: false, total: false } }, { signal: undefined });
+    const attempt = attemptOf(request);
+    void send(attempt);
+    expect(transport.seen[0]).toBe(attempt);
+    expect(transport.seen[0]?.signal).toBeUndefined();
+  });
+});
