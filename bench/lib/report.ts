@@ -35,7 +35,7 @@ export const envInt = (name: string, fallback: number): number => {
 
 export type Metrics = Record<string, number>;
 export type Column = { readonly key: string; readonly label: string; readonly digits?: number };
-export type RunOnce = (adapter: Adapter, run: string) => Promise<{ metrics: Metrics; samples?: number[] }>;
+export type RunOnce = (adapter: Adapter, run: string, index: number) => Promise<{ metrics: Metrics; samples?: number[] }>;
 
 export type Row = {
   name: string;
@@ -63,6 +63,29 @@ export type ScenarioResult = {
   notes: string[];
 };
 
+/** Fault-free calls, not counted (the server forgets them). */
+const warm = async (server: FaultServer, adapter: Adapter, calls: number, run: string): Promise<void> => {
+  const url = server.url();
+  try {
+    await closedLoop(adapter, calls, 8, (index) => tagged(url, run, index));
+  } finally {
+    await server.forget(run);
+  }
+};
+
+type RowRuns = { name: string; settings: string; rounds: Metrics[]; samples: number[] };
+
+/** Medians over runs, the median ratio and the range of ratios, per row. */
+const toRows = (perRow: readonly RowRuns[], ratios: readonly number[][]): Row[] =>
+  perRow.map((row, i) => {
+    const keys = Object.keys(row.rounds[0] ?? {});
+    const medians: Metrics = {};
+    for (const key of keys) medians[key] = median(row.rounds.map((m) => m[key] ?? Number.NaN));
+    const own = (ratios[i] ?? []).filter((r) => !Number.isNaN(r));
+    const range: [number, number] = own.length ? [Math.min(...own), Math.max(...own)] : [Number.NaN, Number.NaN];
+    return { ...row, medians, ratio: median(ratios[i] ?? []), ratioRange: range };
+  });
+
 /**
  * Runs every adapter once per round, in the same order each round (A B C, A B C, ...), a fresh
  * client per run, so slow drifts of a shared machine hit every row alike. The first row is the
@@ -80,7 +103,7 @@ export const runRounds = async (options: {
   warmup?: number;
 }): Promise<Row[]> => {
   const { server, scenario, factories, rounds, runOnce, ratioOf } = options;
-  const perRow: Array<{ name: string; settings: string; rounds: Metrics[]; samples: number[] }> = [];
+  const perRow: RowRuns[] = [];
   const ratios: number[][] = factories.map(() => []);
   // Warm-up: every client makes a few fault-free calls first, so no row pays for JIT or cold pools.
   if (options.warmup && options.warmup > 0) {
@@ -89,10 +112,9 @@ export const runRounds = async (options: {
       const adapter = factory();
       const run = `${scenario}-warmup-a${i}`;
       try {
-        await closedLoop(adapter, options.warmup, 8, (index) => tagged(url, run, index));
+        await warm(server, adapter, options.warmup, run);
       } finally {
         await adapter.close();
-        await server.forget(run);
       }
     }
   }
@@ -102,7 +124,7 @@ export const runRounds = async (options: {
       const adapter = factory();
       const run = `${scenario}-r${round}-a${i}`;
       try {
-        const { metrics, samples } = await runOnce(adapter, run);
+        const { metrics, samples } = await runOnce(adapter, run, i);
         const row = (perRow[i] ??= { name: adapter.name, settings: adapter.settings, rounds: [], samples: [] });
         row.rounds.push(metrics);
         if (samples) for (const s of samples) row.samples.push(s);
@@ -116,14 +138,58 @@ export const runRounds = async (options: {
       }
     }
   }
-  return perRow.map((row, i) => {
-    const keys = Object.keys(row.rounds[0] ?? {});
-    const medians: Metrics = {};
-    for (const key of keys) medians[key] = median(row.rounds.map((m) => m[key] ?? Number.NaN));
-    const own = (ratios[i] ?? []).filter((r) => !Number.isNaN(r));
-    const range: [number, number] = own.length ? [Math.min(...own), Math.max(...own)] : [Number.NaN, Number.NaN];
-    return { ...row, medians, ratio: median(ratios[i] ?? []), ratioRange: range };
-  });
+  return toRows(perRow, ratios);
+};
+
+/**
+ * For the per-call overhead: each client is built once and reused for every run, as an
+ * application builds its client once (a fresh client per run would bill its construction and its
+ * ramp-up to the calls); before the first round each makes `warmup` calls. The machine's speed
+ * drifts from one second to the next, so every client's run is paired with a run of the reference
+ * (the first factory) right beside it, in alternating order (reference first in one round, second
+ * in the next), and its ratio is taken within that pair. The reference row reports the medians of
+ * all its runs.
+ */
+export const runPairedRounds = async (options: {
+  server: FaultServer;
+  scenario: string;
+  factories: readonly AdapterFactory[];
+  rounds: number;
+  warmup: number;
+  runOnce: RunOnce;
+  ratioOf: string;
+  log?: (line: string) => void;
+}): Promise<Row[]> => {
+  const { scenario, factories, rounds, runOnce, ratioOf } = options;
+  const adapters = factories.map((factory) => factory());
+  try {
+    const perRow: RowRuns[] = adapters.map((a) => ({ name: a.name, settings: a.settings, rounds: [], samples: [] }));
+    const ratios: number[][] = factories.map(() => []);
+    for (const [i, adapter] of adapters.entries()) await warm(options.server, adapter, options.warmup, `${scenario}-warmup-a${i}`);
+    /** One run of client `index`; returns its `ratioOf` metric. */
+    const measure = async (index: number, run: string): Promise<number> => {
+      const adapter = adapters[index];
+      if (!adapter) throw new RangeError(`no client ${index}`);
+      const { metrics } = await runOnce(adapter, run, index);
+      perRow[index]?.rounds.push(metrics);
+      return metrics[ratioOf] ?? Number.NaN;
+    };
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 1; i < factories.length; i++) {
+        const referenceFirst = (round + i) % 2 === 0;
+        const [a, b] = referenceFirst ? [0, i] : [i, 0];
+        const first = await measure(a, `${scenario}-r${round}-p${i}-a${a}`);
+        const second = await measure(b, `${scenario}-r${round}-p${i}-a${b}`);
+        const value = referenceFirst ? ratio(second, first) : ratio(first, second);
+        ratios[i]?.push(value);
+        options.log?.(`  round ${round + 1}/${rounds} ${perRow[i]?.name}: ${ratioOf} ÷ reference = ${fmt(value, 2)}`);
+      }
+      ratios[0]?.push(1);
+    }
+    return toRows(perRow, ratios);
+  } finally {
+    await Promise.allSettled(adapters.map((adapter) => adapter.close()));
+  }
 };
 
 /** The Markdown table printed to stdout and copied into docs/bench.md. */

@@ -1,38 +1,45 @@
-/** overhead: no faults, keep-alive on 127.0.0.1, concurrency 32; requests/s against the bare transport. */
-import { PEERS, resilientAdapter } from '../lib/adapters.js';
+/**
+ * overhead: no faults, keep-alive on 127.0.0.1, concurrency 32; requests/s and client CPU per call
+ * against the bare transport, each client built once and reused, in paired runs (runPairedRounds).
+ */
+import { PEERS, resilientAdapter, type AdapterFactory } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
-import { envInt, machine, runRounds } from '../lib/report.js';
+import { envInt, machine, runPairedRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { percentile } from '../lib/stats.js';
 import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
 
+/** The rows, in table order: the bare transport first. */
+const overheadFactories = (): AdapterFactory[] => [
+  ...PEERS,
+  () => resilientAdapter('resilient-fetch'),
+  () => resilientAdapter("resilient-fetch transport 'fetch'", {}, '', { transport: 'fetch' }),
+  () => resilientAdapter('resilient-fetch hedge 20 ms', { hedge: { delay: 20 } }, 'hedge { delay: 20 }'),
+];
+
 export const overhead: Scenario = {
   name: 'overhead',
   run: async (server, log) => {
-    const calls = envInt('BENCH_OVERHEAD_CALLS', 2_000);
-    const warmup = envInt('BENCH_OVERHEAD_WARMUP', 100);
+    const calls = envInt('BENCH_OVERHEAD_CALLS', 1_000);
+    const warmup = envInt('BENCH_OVERHEAD_WARMUP', 3_000);
     const concurrency = envInt('BENCH_OVERHEAD_CONCURRENCY', 32);
     const rounds = envInt('BENCH_OVERHEAD_ROUNDS', envInt('BENCH_ROUNDS', 6));
     const url = server.url();
-    const factories = [
-      ...PEERS,
-      () => resilientAdapter('resilient-fetch'),
-      () => resilientAdapter("resilient-fetch transport 'fetch'", {}, '', { transport: 'fetch' }),
-      () => resilientAdapter('resilient-fetch hedge 20 ms', { hedge: { delay: 20 } }, 'hedge { delay: 20 }'),
-    ];
-    const rows = await runRounds({
+    const factories = overheadFactories();
+    const rows = await runPairedRounds({
       server,
+      warmup,
       scenario: 'overhead',
       factories,
       rounds,
       ratioOf: 'perCpuSecond',
       log,
       runOnce: async (adapter, run) => {
-        await closedLoop(adapter, warmup, concurrency, (i) => tagged(url, `${run}-warm`, i));
-        await server.forget(`${run}-warm`);
+        (globalThis as { gc?: () => void }).gc?.();
         const cpuBefore = process.cpuUsage();
         const { outcomes, wallMs } = await closedLoop(adapter, calls, concurrency, (i) => tagged(url, run, i));
         const cpu = process.cpuUsage(cpuBefore);
+        const cpuUs = cpu.user + cpu.system;
         const stats = await server.stats(run);
         const ms = outcomes.map((o) => o.ms);
         return {
@@ -40,8 +47,8 @@ export const overhead: Scenario = {
             rps: calls / (wallMs / 1000),
             // The server runs in its own process and can saturate its core before a fast client does;
             // client CPU per request is what the client itself costs, whatever the server's ceiling.
-            cpuUs: (cpu.user + cpu.system) / calls,
-            perCpuSecond: calls / ((cpu.user + cpu.system) / 1e6),
+            cpuUs: cpuUs / calls,
+            perCpuSecond: calls / (cpuUs / 1e6),
             p50: percentile(ms, 50),
             p99: percentile(ms, 99),
             success: successRate(outcomes),
@@ -73,7 +80,7 @@ export const overhead: Scenario = {
     };
     const svg = barChart(
       'overhead: calls per client CPU-second relative to bare undici fetch',
-      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} interleaved rounds; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} rounds of paired runs; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
       '× bare',
       rows.map((row) => ({ label: row.name, value: row.ratio })),
     );
