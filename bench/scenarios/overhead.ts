@@ -75,6 +75,7 @@ export const overhead: Scenario = {
       ],
       rows,
       notes: [
+        'Here each client is built once and reused (3,000 warm-up calls first), and each ratio is taken within a pair of adjacent runs, the client and a bare run beside it (order alternating by round); the bare row shows the medians of all its runs.',
         'The ratio column is calls per client CPU-second relative to bare undici fetch (higher is better): the server has its own process and core, and at these rates it can be the ceiling of requests/s for every fast client alike, so requests/s alone understates differences between clients.',
       ],
     };
