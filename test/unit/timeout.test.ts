@@ -17,6 +17,14 @@ const hanging = () => {
   return { seen, send };
 };
 
+/** A request with no call signal whose deadline is `deadlineIn` ms from now, through the layer onto `hanging()`. */
+const setUp = (timeout: { attempt: number | false; total: number | false }, deadlineIn = Infinity) => {
+  const transport = hanging();
+  const send = createTimeoutLayer(layerContext().context)(transport.send);
+  const request = preparedRequest(URL_A, { timeout }, { signal: undefined, deadline: performance.now() + deadlineIn });
+  return { transport, send, request };
+};
+
 describe('timeout layer', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -26,12 +34,7 @@ describe('timeout layer', () => {
   });
 
   test('without a call signal, the total timeout ends the attempt at the deadline, branded as total', async () => {
-    const transport = hanging();
-    const send = createTimeoutLayer(layerContext().context)(transport.send);
-    const request = preparedRequest(URL_A, { timeout: { attempt: 1_000, total: 300 } }, {
-      signal: undefined,
-      deadline: performance.now() + 300,
-    });
+    const { transport, send, request } = setUp({ attempt: 1_000, total: 300 }, 300);
     const result = send(attemptOf(request)).catch((e: unknown) => e);
     expect(transport.seen[0]?.signal).toBeInstanceOf(AbortSignal);
     await vi.advanceTimersByTimeAsync(299);
@@ -46,12 +49,7 @@ describe('timeout layer', () => {
   });
 
   test('an attempt timeout shorter than what is left of the total wins, branded as attempt', async () => {
-    const transport = hanging();
-    const send = createTimeoutLayer(layerContext().context)(transport.send);
-    const request = preparedRequest(URL_A, { timeout: { attempt: 100, total: 300 } }, {
-      signal: undefined,
-      deadline: performance.now() + 300,
-    });
+    const { transport, send, request } = setUp({ attempt: 100, total: 300 }, 300);
     const result = send(attemptOf(request)).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(100);
     const error = await result;
@@ -60,12 +58,7 @@ describe('timeout layer', () => {
   });
 
   test('a later attempt gets only what is left of the total', async () => {
-    const transport = hanging();
-    const send = createTimeoutLayer(layerContext().context)(transport.send);
-    const request = preparedRequest(URL_A, { timeout: { attempt: 200, total: 300 } }, {
-      signal: undefined,
-      deadline: performance.now() + 300,
-    });
+    const { transport, send, request } = setUp({ attempt: 200, total: 300 }, 300);
     await vi.advanceTimersByTimeAsync(250);
     const result = send(attemptOf(request, 1)).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(50);
@@ -73,20 +66,13 @@ describe('timeout layer', () => {
   });
 
   test('a deadline already past rejects before sending', async () => {
-    const transport = hanging();
-    const send = createTimeoutLayer(layerContext().context)(transport.send);
-    const request = preparedRequest(URL_A, { timeout: { attempt: 200, total: 300 } }, {
-      signal: undefined,
-      deadline: performance.now() - 1,
-    });
+    const { transport, send, request } = setUp({ attempt: 200, total: 300 }, -1);
     expect(isTotalTimeout(await send(attemptOf(request)).catch((e: unknown) => e))).toBe(true);
     expect(transport.seen).toHaveLength(0);
   });
 
   test('with both timeouts off, the attempt passes through as it came, signal and all', async () => {
-    const transport = hanging();
-    const send = createTimeoutLayer(layerContext().context)(transport.send);
-    const request = preparedRequest(URL_A, { timeout: { attempt: false, total: false } }, { signal: undefined });
+    const { transport, send, request } = setUp({ attempt: false, total: false });
     const attempt = attemptOf(request);
     void send(attempt);
     expect(transport.seen[0]).toBe(attempt);
