@@ -16,7 +16,7 @@ export default defineConfig({
     // The bench adapters load the built library unless told otherwise; tests need no build.
     env: { BENCH_LIB: 'src' },
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/support/fast-check.ts'] } },
       {
         extends: true,
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], exclude: PROCESS_TESTS },

@@ -24,7 +24,8 @@ export const backoffDelay = (
     case 'full':
       return random() * ceiling;
     case 'equal':
-      return ceiling / 2 + (random() * ceiling) / 2;
+      // Two rounded halves can sum past the ceiling (seen with subnormal bases): clamp.
+      return Math.min(ceiling, ceiling / 2 + (random() * ceiling) / 2);
     case 'decorrelated': {
       // AWS: sleep = min(cap, random_between(base, sleep * 3)).
       const upper = Math.max(base, (previous || base) * 3);

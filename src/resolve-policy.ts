@@ -130,7 +130,8 @@ const BASE: Policy = {
 
 const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
 
-type Wildcard = { readonly suffix: string; readonly withPort: boolean; readonly policy: Policy };
+/** `suffix` is what the host must end with (`.svc` or `.svc:8080`); `rank` is the length of its hostname part. */
+type Wildcard = { readonly suffix: string; readonly rank: number; readonly withPort: boolean; readonly policy: Policy };
 
 /** Finds the `hosts` entry for a URL: exact `host:port`, then exact hostname, then the longest `*.suffix`. */
 export const createHostMatcher = (hosts: Readonly<Record<string, Policy>> = {}) => {
@@ -139,11 +140,14 @@ export const createHostMatcher = (hosts: Readonly<Record<string, Policy>> = {}) 
   for (const [key, policy] of Object.entries(hosts)) {
     const pattern = validateHostPattern(key, `hosts[${JSON.stringify(key)}]`);
     if (pattern.startsWith('*.')) {
-      wildcards.push({ suffix: pattern.slice(1), withPort: /:\d+$/.test(pattern), policy });
+      const suffix = pattern.slice(1);
+      const withPort = /:\d+$/.test(suffix);
+      wildcards.push({ suffix, rank: withPort ? suffix.lastIndexOf(':') : suffix.length, withPort, policy });
     } else exact.set(pattern, policy);
   }
-  // Longest suffix first; at equal length a pattern with a port is the more specific one.
-  wildcards.sort((a, b) => b.suffix.length - a.suffix.length || Number(b.withPort) - Number(a.withPort));
+  // Longest hostname suffix first (a port does not make '*.api:80' longer than '*.b.api'); at equal
+  // length a pattern with a port is the more specific one.
+  wildcards.sort((a, b) => b.rank - a.rank || Number(b.withPort) - Number(a.withPort));
   return (url: URL): Policy | undefined => {
     const hostname = url.hostname;
     // URL.host drops a scheme's default port; a pattern may still name it ('api.example.com:443').

@@ -72,13 +72,17 @@ export class Rng {
   }
 }
 
-/** A seed from the environment (`CHAOS_SEED`, decimal or 0x hex), else a fresh random one. */
-export const seedFromEnv = (name = 'CHAOS_SEED'): number => {
-  const raw = process.env[name];
-  if (raw !== undefined && raw.trim() !== '') {
-    const value = Number(raw.trim());
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${raw}`);
+/**
+ * A seed from the environment (`CHAOS_SEED`, decimal or 0x hex; `random` for a fresh one). Unset, it
+ * is `fallback` when one is given (tests pin their seed so CI is deterministic), else a fresh one.
+ */
+export const seedFromEnv = (name = 'CHAOS_SEED', fallback?: number): number => {
+  const raw = process.env[name]?.trim();
+  if (raw !== undefined && raw !== '' && raw !== 'random') {
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer or "random", got ${raw}`);
     return value >>> 0;
   }
+  if (raw !== 'random' && fallback !== undefined) return fallback >>> 0;
   return (Math.random() * 4_294_967_296) >>> 0;
 };

@@ -36,6 +36,11 @@ describe('backoff: bounds and caps for every jitter kind', () => {
     );
   });
 
+  test('equal jitter never rounds past max (CI fuzz seed 1882832618: subnormal base and max)', () => {
+    const backoff = { base: 5e-324, max: 1.5e-323, factor: 1.0003232588442463, jitter: 'equal' } as const;
+    expect(backoffDelay(backoff, 2_836, 0, () => 0.8333333333333334)).toBeLessThanOrEqual(backoff.max);
+  });
+
   test('each jitter stays inside its own band of the exponential ceiling', () => {
     fc.assert(
       fc.property(backoffArb, fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 1e6, noNaN: true }), unit, (backoff, retry, previous, r) => {
@@ -239,6 +244,16 @@ describe('host matching', () => {
 });
 
 describe('host matching: default ports', () => {
+  test('a wildcard with a port ranks by its hostname suffix: *.b.api beats *.api:80 (CI seed 1622943983)', () => {
+    const hosts: Record<string, Policy> = { '*.b.api': { maxBufferBytes: 1 }, '*.api:80': { maxBufferBytes: 2 }, '*.b.api:80': { maxBufferBytes: 3 } };
+    const match = createHostMatcher(hosts);
+    expect(match(new URL('http://a.b.api:8080/'))).toBe(hosts['*.b.api']);
+    expect(match(new URL('http://a.b.api/'))).toBe(hosts['*.b.api:80']);
+    expect(match(new URL('http://a.c.api/'))).toBe(hosts['*.api:80']);
+    const noTie = createHostMatcher({ '*.b.api': hosts['*.b.api']!, '*.api:80': hosts['*.api:80']! });
+    expect(noTie(new URL('http://a.b.api/'))).toBe(hosts['*.b.api']);
+  });
+
   test('issue-6: a pattern naming the default port matches the URL without it (URL.host drops :80 and :443)', () => {
     const hosts: Record<string, Policy> = { 'api.example.com:443': { maxBufferBytes: 1 }, 'api.example.com:80': { maxBufferBytes: 2 }, '*.svc:443': { maxBufferBytes: 3 } };
     const match = createHostMatcher(hosts);
