@@ -80,7 +80,8 @@ const object =
   (value, path) => {
     if (!isPlainObject(value)) fail(path, 'an object', value);
     for (const [key, entry] of Object.entries(value as Record<string, unknown>)) {
-      const check = shape[key];
+      // Own keys only: `__proto__` (JSON.parse makes it an own key) must not find Object.prototype.
+      const check = Object.hasOwn(shape, key) ? shape[key] : undefined;
       const keyPath = childPath(path, key);
       if (!check) {
         throw new TypeError(`${keyPath} is not a known option (known: ${Object.keys(shape).join(', ')})`);

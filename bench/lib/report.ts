@@ -49,6 +49,8 @@ export type Row = {
   rounds: Metrics[];
   /** Latency samples pooled over the rounds (only when the scenario keeps them). */
   samples: number[];
+  /** Further metrics' ratios taken the same way (`alsoRatioOf`), by metric key. */
+  alsoRatios?: Record<string, { ratio: number; ratioRange: [number, number] }>;
 };
 
 export type ScenarioResult = {
@@ -58,6 +60,8 @@ export type ScenarioResult = {
   machine: Machine;
   parameters: Record<string, number | string>;
   ratioOf: string;
+  /** Metrics whose paired ratios get their own columns, after `ratioOf`'s, with these labels. */
+  alsoRatioOf?: ReadonlyArray<{ readonly key: string; readonly label: string }>;
   columns: Column[];
   rows: Row[];
   notes: string[];
@@ -75,15 +79,23 @@ const warm = async (server: FaultServer, adapter: Adapter, calls: number, run: s
 
 type RowRuns = { name: string; settings: string; rounds: Metrics[]; samples: number[] };
 
+/** The median of a row's ratios and their range (NaN when there are none). */
+const summarise = (ratios: readonly number[]): { ratio: number; ratioRange: [number, number] } => {
+  const own = ratios.filter((r) => !Number.isNaN(r));
+  return {
+    ratio: median([...ratios]),
+    ratioRange: own.length ? [Math.min(...own), Math.max(...own)] : [Number.NaN, Number.NaN],
+  };
+};
+
 /** Medians over runs, the median ratio and the range of ratios, per row. */
-const toRows = (perRow: readonly RowRuns[], ratios: readonly number[][]): Row[] =>
+const toRows = (perRow: readonly RowRuns[], ratios: readonly number[][], also: Record<string, number[][]> = {}): Row[] =>
   perRow.map((row, i) => {
     const keys = Object.keys(row.rounds[0] ?? {});
     const medians: Metrics = {};
     for (const key of keys) medians[key] = median(row.rounds.map((m) => m[key] ?? Number.NaN));
-    const own = (ratios[i] ?? []).filter((r) => !Number.isNaN(r));
-    const range: [number, number] = own.length ? [Math.min(...own), Math.max(...own)] : [Number.NaN, Number.NaN];
-    return { ...row, medians, ratio: median(ratios[i] ?? []), ratioRange: range };
+    const extra = Object.entries(also).map(([key, byRow]) => [key, summarise(byRow[i] ?? [])] as const);
+    return { ...row, medians, ...summarise(ratios[i] ?? []), ...(extra.length ? { alsoRatios: Object.fromEntries(extra) } : {}) };
   });
 
 /**
@@ -158,6 +170,8 @@ export const runPairedRounds = async (options: {
   warmup: number;
   runOnce: RunOnce;
   ratioOf: string;
+  /** Further metrics whose ratios are taken within the same pairs. */
+  alsoRatioOf?: readonly string[];
   log?: (line: string) => void;
 }): Promise<Row[]> => {
   const { scenario, factories, rounds, runOnce, ratioOf } = options;
@@ -165,14 +179,15 @@ export const runPairedRounds = async (options: {
   try {
     const perRow: RowRuns[] = adapters.map((a) => ({ name: a.name, settings: a.settings, rounds: [], samples: [] }));
     const ratios: number[][] = factories.map(() => []);
+    const also: Record<string, number[][]> = Object.fromEntries((options.alsoRatioOf ?? []).map((key) => [key, factories.map(() => [])]));
     for (const [i, adapter] of adapters.entries()) await warm(options.server, adapter, options.warmup, `${scenario}-warmup-a${i}`);
-    /** One run of client `index`; returns its `ratioOf` metric. */
-    const measure = async (index: number, run: string): Promise<number> => {
+    /** One run of client `index`; returns its metrics. */
+    const measure = async (index: number, run: string): Promise<Metrics> => {
       const adapter = adapters[index];
       if (!adapter) throw new RangeError(`no client ${index}`);
       const { metrics } = await runOnce(adapter, run, index);
       perRow[index]?.rounds.push(metrics);
-      return metrics[ratioOf] ?? Number.NaN;
+      return metrics;
     };
     for (let round = 0; round < rounds; round++) {
       for (let i = 1; i < factories.length; i++) {
@@ -180,13 +195,17 @@ export const runPairedRounds = async (options: {
         const [a, b] = referenceFirst ? [0, i] : [i, 0];
         const first = await measure(a, `${scenario}-r${round}-p${i}-a${a}`);
         const second = await measure(b, `${scenario}-r${round}-p${i}-a${b}`);
-        const value = referenceFirst ? ratio(second, first) : ratio(first, second);
-        ratios[i]?.push(value);
-        options.log?.(`  round ${round + 1}/${rounds} ${perRow[i]?.name}: ${ratioOf} ÷ reference = ${fmt(value, 2)}`);
+        const [client, reference] = referenceFirst ? [second, first] : [first, second];
+        const pair = (key: string) => ratio(client[key] ?? Number.NaN, reference[key] ?? Number.NaN);
+        ratios[i]?.push(pair(ratioOf));
+        for (const [key, byRow] of Object.entries(also)) byRow[i]?.push(pair(key));
+        const extra = Object.keys(also).map((key) => `, ${key} ÷ reference = ${fmt(pair(key), 2)}`).join('');
+        options.log?.(`  round ${round + 1}/${rounds} ${perRow[i]?.name}: ${ratioOf} ÷ reference = ${fmt(pair(ratioOf), 2)}${extra}`);
       }
       ratios[0]?.push(1);
+      for (const byRow of Object.values(also)) byRow[0]?.push(1);
     }
-    return toRows(perRow, ratios);
+    return toRows(perRow, ratios, also);
   } finally {
     await Promise.allSettled(adapters.map((adapter) => adapter.close()));
   }
@@ -194,7 +213,19 @@ export const runPairedRounds = async (options: {
 
 /** The Markdown table printed to stdout and copied into docs/bench.md. */
 export const table = (result: ScenarioResult): string => {
-  const head = ['client', ...result.columns.map((c) => c.label), `${result.ratioOf} ÷ bare`, 'range over rounds'];
+  const also = result.alsoRatioOf ?? [];
+  const head = [
+    'client',
+    ...result.columns.map((c) => c.label),
+    `${result.ratioOf} ÷ bare`,
+    'range over rounds',
+    ...also.flatMap((a) => [`${a.label} ÷ bare`, 'range']),
+  ];
+  const alsoCells = (row: Row) =>
+    also.map((a) => {
+      const r = row.alsoRatios?.[a.key];
+      return r ? ` ${fmt(r.ratio, 2)} | ${fmt(r.ratioRange[0], 2)}–${fmt(r.ratioRange[1], 2)} |` : ' – | – |';
+    });
   const lines = [
     `### ${result.scenario}: ${result.description}`,
     '',
@@ -205,7 +236,7 @@ export const table = (result: ScenarioResult): string => {
     `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
     ...result.rows.map(
       (row) =>
-        `| ${row.name} | ${result.columns.map((c) => fmt(row.medians[c.key] ?? Number.NaN, c.digits ?? 1)).join(' | ')} | ${fmt(row.ratio, 2)} | ${fmt(row.ratioRange[0], 2)}–${fmt(row.ratioRange[1], 2)} |`,
+        `| ${row.name} | ${result.columns.map((c) => fmt(row.medians[c.key] ?? Number.NaN, c.digits ?? 1)).join(' | ')} | ${fmt(row.ratio, 2)} | ${fmt(row.ratioRange[0], 2)}–${fmt(row.ratioRange[1], 2)} |${alsoCells(row).join('')}`,
     ),
     '',
     'Medians over rounds; ratios are taken per round against the first row (the bare transport), then their median; the range is the smallest and largest per-round ratio.',

@@ -427,6 +427,13 @@ describe('option validation', () => {
     expect(() => createFetch({ '': 1 } as never)).toThrow(/^options\[""\] is not a known option/);
   });
 
+  test('a key named after an Object.prototype member is unknown, not a check (fuzz seed 267468089)', () => {
+    expect(() => createFetch(JSON.parse('{"__proto__":0}') as never)).toThrow(/^__proto__ is not a known option/);
+    expect(() => createFetch(JSON.parse('{"defaults":{"retry":{"__proto__":1}}}') as never)).toThrow(/^defaults\.retry\.__proto__ is not a known option/);
+    expect(() => createFetch({ defaults: { toString: 1 } } as never)).toThrow(/^defaults\.toString is not a known option/);
+    expect(() => createFetch({ defaults: { timeout: { hasOwnProperty: 1 } } } as never)).toThrow(/^defaults\.timeout\.hasOwnProperty is not a known option/);
+  });
+
   test('the path check itself works on nested fields', () => {
     const input = { hosts: { 'a.com': { retry: { methods: ['GET', 1] } } } };
     expect(pathExists(input, 'hosts["a.com"].retry.methods[1]')).toBe(true);
