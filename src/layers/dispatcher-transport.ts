@@ -109,8 +109,17 @@ type Outcome =
 
 const toBytes = (chunk: Buffer): Uint8Array => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
-/** One request on the wire: resolves at the response headers; the body streams on. */
-const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal | undefined, redirectMode: string): Promise<Outcome> =>
+/**
+ * One request on the wire: resolves at the response headers; the body streams on. `onStop` receives
+ * the function that ends this hop with a reason (the attempt's timeout calls it).
+ */
+const dispatchHop = (
+  agent: Dispatcher,
+  hop: Hop,
+  signal: AbortSignal | undefined,
+  redirectMode: string,
+  onStop: (stop: (reason: unknown) => void) => void,
+): Promise<Outcome> =>
   new Promise<Outcome>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let body: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -131,6 +140,7 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal | undefine
     };
     const onAbort = () => fail(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    onStop(fail);
 
     const startBody = (status: number, pairs: string[][]): ReadableStream<Uint8Array> | null => {
       if (hop.method === 'HEAD' || NULL_BODY_STATUS.has(status)) {
@@ -255,13 +265,22 @@ const dispatchHop = (agent: Dispatcher, hop: Hop, signal: AbortSignal | undefine
     }
   });
 
-/** Sends one attempt, following redirects as fetch does. */
+/** Sends one attempt, following redirects as fetch does; `Attempt.timeout` spans every hop. */
 const sendOnAgent =
   (agent: Dispatcher, reference: Send): Send =>
   async (attempt) => {
     if (needsReference(attempt)) return reference(attempt);
-    const { request, signal } = attempt;
+    const { request, signal, timeout } = attempt;
     signal?.throwIfAborted();
+    // The attempt's timeout is a timer here, not an AbortSignal: it ends the hop in flight directly.
+    let expired: { readonly reason: unknown } | undefined;
+    let stop: ((reason: unknown) => void) | undefined;
+    const timer =
+      timeout &&
+      setTimeout(() => {
+        expired = { reason: timeout.reason() };
+        stop?.(expired.reason);
+      }, timeout.ms);
     const redirectMode = (request.init.redirect as string | undefined) ?? 'follow';
     let hop: Hop = {
       url: attempt.url,
@@ -271,16 +290,21 @@ const sendOnAgent =
       stream: request.stream,
       count: 0,
     };
-    for (;;) {
-      const outcome = await dispatchHop(agent, hop, signal, redirectMode);
-      if ('response' in outcome) return outcome.response;
-      const { status, location } = outcome.redirect;
-      if (redirectMode === 'error' || location === null) throw fetchFailed(new Error('unexpected redirect'));
-      try {
-        hop = nextHop(hop, status, location);
-      } catch (cause) {
-        throw fetchFailed(cause);
+    try {
+      for (;;) {
+        if (expired) throw expired.reason;
+        const outcome = await dispatchHop(agent, hop, signal, redirectMode, (fail) => (stop = fail));
+        if ('response' in outcome) return outcome.response;
+        const { status, location } = outcome.redirect;
+        if (redirectMode === 'error' || location === null) throw fetchFailed(new Error('unexpected redirect'));
+        try {
+          hop = nextHop(hop, status, location);
+        } catch (cause) {
+          throw fetchFailed(cause);
+        }
       }
+    } finally {
+      clearTimeout(timer);
     }
   };
 

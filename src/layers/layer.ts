@@ -48,6 +48,20 @@ export interface Attempt {
   readonly number: number;
   /** Hedge branch: 0 for the primary. */
   readonly branch: number;
+  /** Set by the timeout layer; see `AttemptTimeout`. */
+  readonly timeout?: AttemptTimeout;
+}
+
+/**
+ * How long an attempt may wait for its response headers (redirects included). The transport must
+ * reject with `reason()` once `ms` have passed without them, and stop the request. The dispatcher
+ * transport keeps a timer of its own; the others wrap their send in `signalTimeout` (timeout.ts),
+ * which turns this into an abort of the attempt's signal. (An AbortController per attempt, just in
+ * case, cost about a tenth of a call's CPU on Node 20.)
+ */
+export interface AttemptTimeout {
+  readonly ms: number;
+  readonly reason: () => DOMException;
 }
 
 export type Send = (attempt: Attempt) => Promise<Response>;

@@ -2,9 +2,10 @@
  * Attempt timeout: each send (retry or hedge branch) gets `timeout.attempt` ms to its response
  * headers, and never more than is left of the call's total timeout. Sits right above the
  * transport, so the breaker counts an attempt timeout as a failure (a total timeout it does not).
+ * The layer only says how long (`Attempt.timeout`); the transport enforces it (see `AttemptTimeout`).
  */
 import { linkedController } from '../internal/abort.js';
-import type { Layer, LayerContext } from './layer.js';
+import type { AttemptTimeout, Layer, LayerContext, Send } from './layer.js';
 
 const ATTEMPT_TIMEOUT = Symbol.for('resilient-fetch.attempt-timeout');
 const TOTAL_TIMEOUT = Symbol.for('resilient-fetch.total-timeout');
@@ -37,17 +38,31 @@ export const createTimeoutLayer =
     context.counters.get(attempt.url.origin).attempts++;
     const { request } = attempt;
     const { attempt: ms, total } = request.policy.timeout;
-    const left = request.deadline - performance.now();
     if (ms === false && total === false) return next(attempt);
+    const left = request.deadline - performance.now();
     if (total !== false && left <= 0) throw totalTimeoutError(total);
     // Whichever ends first: this attempt's time, or what is left of the call's.
-    const byDeadline = total !== false && (ms === false || left < ms);
-    const linked = linkedController(attempt.signal, request.callerSignal === true);
-    const timer = byDeadline
-      ? setTimeout(() => linked.abort(totalTimeoutError(total)), left)
-      : setTimeout(() => linked.abort(attemptTimeoutError(ms as number)), ms as number);
+    const timeout: AttemptTimeout =
+      total !== false && (ms === false || left < ms)
+        ? { ms: left, reason: () => totalTimeoutError(total) }
+        : { ms: ms as number, reason: () => attemptTimeoutError(ms as number) };
+    return next({ ...attempt, timeout });
+  };
+
+/**
+ * For a transport that can only be stopped through a signal (undici's fetch, a user's `fetch`):
+ * enforces `Attempt.timeout` by aborting a child of the attempt's signal, and sends the attempt
+ * with that signal and without the timeout.
+ */
+export const signalTimeout =
+  (send: Send): Send =>
+  async (attempt) => {
+    const { timeout, ...rest } = attempt;
+    if (!timeout) return send(attempt);
+    const linked = linkedController(attempt.signal, attempt.request.callerSignal === true);
+    const timer = setTimeout(() => linked.abort(timeout.reason()), timeout.ms);
     try {
-      return await next({ ...attempt, signal: linked.signal });
+      return await send({ ...rest, signal: linked.signal });
     } finally {
       clearTimeout(timer);
       linked.release();

@@ -6,6 +6,7 @@
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { FetchLike } from '../options.js';
 import type { Attempt, Send } from './layer.js';
+import { signalTimeout } from './timeout.js';
 
 export interface Transport {
   readonly send: Send;
@@ -51,9 +52,8 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
 };
 
 /** undici's `fetch` on `agent`, re-wrapped into a global `Response`: the reference `Send`. */
-export const fetchOnAgent =
-  (agent: Dispatcher): Send =>
-  async (attempt) => {
+export const fetchOnAgent = (agent: Dispatcher): Send =>
+  signalTimeout(async (attempt) => {
     const init = initFor(attempt, false);
     // A caller's own dispatcher wins over ours (Node's fetch extension).
     init.dispatcher ??= agent;
@@ -62,7 +62,7 @@ export const fetchOnAgent =
     // fetch's semantics exactly; the dispatcher transport (the default) follows redirects without the copy.
     const response = await undiciFetch(attempt.url.href, init as Parameters<typeof undiciFetch>[1]);
     return toGlobalResponse(response as unknown as Parameters<typeof toGlobalResponse>[0]);
-  };
+  });
 
 /** Milliseconds `close()` lets in-flight requests and unread response bodies finish before destroying sockets. */
 export const CLOSE_GRACE_MS = 1_000;
@@ -97,6 +97,6 @@ export const createUndiciTransport = (agentOptions: Agent.Options = {}): Transpo
 
 /** A user-supplied `fetch`, called with a URL string and an init holding a fresh copy of the body. */
 export const createInjectedTransport = (fetch: FetchLike): Transport => ({
-  send: (attempt) => fetch(attempt.url.href, initFor(attempt, true)),
+  send: signalTimeout((attempt) => fetch(attempt.url.href, initFor(attempt, true))),
   close: async () => {},
 });

@@ -561,6 +561,31 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
       expect(await eventually(() => server.deliveries[0]?.closedEarly === true)).toBe(true);
     });
 
+    test('the attempt timeout spans the redirect hops: a slow hop after a redirect times out, and is aborted', async ({ server }) => {
+      server.handle(async (req, res) => {
+        if (req.url === '/start') return redirectTo(res, 302, '/slow');
+        await sleep(3_000);
+        res.end('late');
+      });
+      const fetch = client({ defaults: { retry: false, breaker: false, timeout: { attempt: 300, total: 20_000 } } });
+      const error = await fetch(`${server.origin}/start`).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'TimeoutError', message: 'Attempt timed out after 300 ms' });
+      expect(server.deliveries.map((d) => d.url)).toEqual(['/start', '/slow']);
+      expect(await eventually(() => server.deliveries[1]?.closedEarly === true)).toBe(true);
+    });
+
+    test('the attempt timeout ends at the headers: a body slower than it still arrives whole', async ({ server }) => {
+      server.handle(async (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first ');
+        await sleep(600);
+        res.end('second');
+      });
+      const fetch = client({ defaults: { retry: false, breaker: false, timeout: { attempt: 200, total: 20_000 } } });
+      const res = await fetch(server.url);
+      expect(await res.text()).toBe('first second');
+    });
+
     test('a redirect chain whose target fails with 503 is retried from the start', async ({ server }) => {
       server.handle((req, res, _d, i) => {
         if (req.url === '/start') redirectTo(res, 302, '/end');

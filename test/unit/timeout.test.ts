@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Attempt, Send } from '../../src/layers/layer.js';
-import { createTimeoutLayer, isAttemptTimeout, isTotalTimeout } from '../../src/layers/timeout.js';
+import { createTimeoutLayer, isAttemptTimeout, isTotalTimeout, signalTimeout } from '../../src/layers/timeout.js';
 import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
 
 const URL_A = 'http://a.test/items';
@@ -17,10 +17,13 @@ const hanging = () => {
   return { seen, send };
 };
 
-/** A request with no call signal whose deadline is `deadlineIn` ms from now, through the layer onto `hanging()`. */
+/**
+ * A request with no call signal whose deadline is `deadlineIn` ms from now, through the layer onto
+ * `hanging()`, which (like undici's fetch) can only be stopped through its signal: `signalTimeout`.
+ */
 const setUp = (timeout: { attempt: number | false; total: number | false }, deadlineIn = Infinity) => {
   const transport = hanging();
-  const send = createTimeoutLayer(layerContext().context)(transport.send);
+  const send = createTimeoutLayer(layerContext().context)(signalTimeout(transport.send));
   const request = preparedRequest(URL_A, { timeout }, { signal: undefined, deadline: performance.now() + deadlineIn });
   return { transport, send, request };
 };
@@ -77,5 +80,34 @@ describe('timeout layer', () => {
     void send(attempt);
     expect(transport.seen[0]).toBe(attempt);
     expect(transport.seen[0]?.signal).toBeUndefined();
+  });
+
+  test('the layer only says how long: Attempt.timeout carries the time left and the branded reason', async () => {
+    const seen: Attempt[] = [];
+    const send = createTimeoutLayer(layerContext().context)(async (attempt) => {
+      seen.push(attempt);
+      return new Response('ok');
+    });
+    const request = preparedRequest(URL_A, { timeout: { attempt: 200, total: 300 } }, { signal: undefined, deadline: performance.now() + 300 });
+    await send(attemptOf(request));
+    expect(seen[0]?.signal).toBeUndefined();
+    expect(seen[0]?.timeout?.ms).toBe(200);
+    expect(isAttemptTimeout(seen[0]?.timeout?.reason())).toBe(true);
+    await vi.advanceTimersByTimeAsync(150);
+    await send(attemptOf(request, 1));
+    expect(seen[1]?.timeout?.ms).toBeCloseTo(150, 0);
+    expect(isTotalTimeout(seen[1]?.timeout?.reason())).toBe(true);
+  });
+
+  test('signalTimeout hands the transport a signal of its own, linked to the attempt’s, and no timeout', async () => {
+    const transport = hanging();
+    const parent = new AbortController();
+    const request = preparedRequest(URL_A, {}, { signal: parent.signal });
+    const result = signalTimeout(transport.send)({ ...attemptOf(request), timeout: { ms: 1_000, reason: () => new DOMException('late', 'TimeoutError') } }).catch((e: unknown) => e);
+    const sent = transport.seen[0];
+    expect(sent?.timeout).toBeUndefined();
+    expect(sent?.signal).not.toBe(parent.signal);
+    parent.abort(new Error('caller'));
+    expect(await result).toMatchObject({ message: 'caller' });
   });
 });
