@@ -243,7 +243,7 @@ describe('host matching', () => {
   });
 });
 
-describe('host matching: default ports', () => {
+describe('host matching: cases', () => {
   test('a wildcard with a port ranks by its hostname suffix: *.b.api beats *.api:80 (CI seed 1622943983)', () => {
     const hosts: Record<string, Policy> = { '*.b.api': { maxBufferBytes: 1 }, '*.api:80': { maxBufferBytes: 2 }, '*.b.api:80': { maxBufferBytes: 3 } };
     const match = createHostMatcher(hosts);
