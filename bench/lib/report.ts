@@ -35,7 +35,23 @@ export const envInt = (name: string, fallback: number): number => {
 
 export type Metrics = Record<string, number>;
 export type Column = { readonly key: string; readonly label: string; readonly digits?: number };
-export type RunOnce = (adapter: Adapter, run: string, index: number) => Promise<{ metrics: Metrics; samples?: number[] }>;
+/** One measured run; `share` is the part of the scenario's calls to make (less than 1 for one segment of a pair). */
+export type RunOnce = (adapter: Adapter, run: string, index: number, share?: number) => Promise<{ metrics: Metrics; samples?: number[] }>;
+
+/**
+ * One run's metrics from its equal-sized segments: the harmonic mean for rates (`harmonic` keys;
+ * for equal call counts that is total calls over total time), the arithmetic mean for the rest.
+ */
+export const combineSegments = (segments: readonly Metrics[], harmonic: ReadonlySet<string>): Metrics => {
+  const combined: Metrics = {};
+  for (const key of Object.keys(segments[0] ?? {})) {
+    const values = segments.map((m) => m[key] ?? Number.NaN);
+    combined[key] = harmonic.has(key)
+      ? values.length / values.reduce((sum, v) => sum + 1 / v, 0)
+      : values.reduce((sum, v) => sum + v, 0) / values.length;
+  }
+  return combined;
+};
 
 export type Row = {
   name: string;
@@ -160,7 +176,9 @@ export const runRounds = async (options: {
  * drifts from one second to the next, so every client's run is paired with a run of the reference
  * (the first factory) right beside it, in alternating order (reference first in one round, second
  * in the next), and its ratio is taken within that pair. The reference row reports the medians of
- * all its runs.
+ * all its runs. With `segments` > 1 a pair's two runs are cut into that many pieces each, played
+ * A B B A A B ... so that a drift during the pair falls on both alike; each run's metrics are
+ * combined from its pieces (`combineSegments`).
  */
 export const runPairedRounds = async (options: {
   server: FaultServer;
@@ -172,6 +190,10 @@ export const runPairedRounds = async (options: {
   ratioOf: string;
   /** Further metrics whose ratios are taken within the same pairs. */
   alsoRatioOf?: readonly string[];
+  /** Pieces per run of a pair, interleaved A B B A ... (default 1: one piece each). */
+  segments?: number;
+  /** Metrics that are rates (per second): combined from segments by harmonic mean. */
+  rates?: readonly string[];
   log?: (line: string) => void;
 }): Promise<Row[]> => {
   const { scenario, factories, rounds, runOnce, ratioOf } = options;
@@ -181,21 +203,31 @@ export const runPairedRounds = async (options: {
     const ratios: number[][] = factories.map(() => []);
     const also: Record<string, number[][]> = Object.fromEntries((options.alsoRatioOf ?? []).map((key) => [key, factories.map(() => [])]));
     for (const [i, adapter] of adapters.entries()) await warm(options.server, adapter, options.warmup, `${scenario}-warmup-a${i}`);
-    /** One run of client `index`; returns its metrics. */
-    const measure = async (index: number, run: string): Promise<Metrics> => {
-      const adapter = adapters[index];
-      if (!adapter) throw new RangeError(`no client ${index}`);
-      const { metrics } = await runOnce(adapter, run, index);
-      perRow[index]?.rounds.push(metrics);
-      return metrics;
+    const segments = options.segments ?? 1;
+    const rates = new Set(options.rates ?? []);
+    /** One pair of runs, client `i` and the reference, in `segments` pieces each; returns both runs' metrics. */
+    const measurePair = async (i: number, referenceFirst: boolean, run: string): Promise<{ client: Metrics; reference: Metrics }> => {
+      const pieces: Metrics[][] = [[], []]; // [reference, client]
+      for (let j = 0; j < segments; j++) {
+        // A B, B A, A B, ...: the order flips every piece, and the first piece's order every round.
+        const order = (j % 2 === 0) === referenceFirst ? [0, i] : [i, 0];
+        for (const index of order) {
+          const adapter = adapters[index];
+          if (!adapter) throw new RangeError(`no client ${index}`);
+          const { metrics } = await runOnce(adapter, `${run}-a${index}${segments > 1 ? `-s${j}` : ''}`, index, 1 / segments);
+          pieces[index === 0 ? 0 : 1]?.push(metrics);
+        }
+      }
+      const reference = combineSegments(pieces[0] ?? [], rates);
+      const client = combineSegments(pieces[1] ?? [], rates);
+      perRow[0]?.rounds.push(reference);
+      perRow[i]?.rounds.push(client);
+      return { client, reference };
     };
     for (let round = 0; round < rounds; round++) {
       for (let i = 1; i < factories.length; i++) {
         const referenceFirst = (round + i) % 2 === 0;
-        const [a, b] = referenceFirst ? [0, i] : [i, 0];
-        const first = await measure(a, `${scenario}-r${round}-p${i}-a${a}`);
-        const second = await measure(b, `${scenario}-r${round}-p${i}-a${b}`);
-        const [client, reference] = referenceFirst ? [second, first] : [first, second];
+        const { client, reference } = await measurePair(i, referenceFirst, `${scenario}-r${round}-p${i}`);
         const pair = (key: string) => ratio(client[key] ?? Number.NaN, reference[key] ?? Number.NaN);
         ratios[i]?.push(pair(ratioOf));
         for (const [key, byRow] of Object.entries(also)) byRow[i]?.push(pair(key));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoff, RETRIES, type Adapter, type BenchRequest } from '../../bench/lib/adapters.js';
 import { closedLoop, isSuccess, openLoop } from '../../bench/lib/load.js';
-import { envInt, table, type ScenarioResult } from '../../bench/lib/report.js';
+import { combineSegments, envInt, table, type ScenarioResult } from '../../bench/lib/report.js';
 import { cdfPoints, fmt, median, percentile, ratio } from '../../bench/lib/stats.js';
 import { barChart, cdfChart, escapeXml, nines } from '../../bench/lib/svg.js';
 import { seeded } from '../../bench/server.js';
@@ -181,4 +181,35 @@ describe('bench tables', () => {
     expect(text).toContain('- lib: 3 retries');
     expect(text).toContain('a note');
   });
+
+  it('combines a run from its segments: rates by harmonic mean (total calls over total time), the rest by mean', () => {
+    // Two pieces of 250 calls: 0.1 s and 0.25 s, so 500 calls in 0.35 s.
+    const combined = combineSegments([{ rps: 2_500, cpuUs: 300, p99: 10 }, { rps: 1_000, cpuUs: 500, p99: 20 }], new Set(['rps']));
+    expect(combined.rps).toBeCloseTo(500 / 0.35, 6);
+    expect(combined.cpuUs).toBe(400);
+    expect(combined.p99).toBe(15);
+    expect(combineSegments([{ rps: 7 }], new Set(['rps']))).toEqual({ rps: 7 });
+  });
+
+  it('a table with alsoRatioOf adds its paired ratio and range columns', () => {
+    const result: ScenarioResult = {
+      scenario: 's',
+      description: 'd',
+      command: 'c',
+      machine: { cpu: 'x', cores: 2, node: 'v20', platform: 'linux', date: '2026-11-23', loadavg: [1, 1, 1] },
+      parameters: {},
+      ratioOf: 'perCpuSecond',
+      alsoRatioOf: [{ key: 'rps', label: 'requests/s' }],
+      columns: [{ key: 'rps', label: 'requests/s', digits: 0 }],
+      rows: [
+        { name: 'bare', settings: '', medians: { rps: 100 }, ratio: 1, ratioRange: [1, 1], rounds: [], samples: [], alsoRatios: { rps: { ratio: 1, ratioRange: [1, 1] } } },
+        { name: 'lib', settings: '', medians: { rps: 130 }, ratio: 1.4, ratioRange: [1.2, 1.6], rounds: [], samples: [], alsoRatios: { rps: { ratio: 1.3, ratioRange: [1.1, 1.5] } } },
+      ],
+      notes: [],
+    };
+    const text = table(result);
+    expect(text).toContain('| client | requests/s | perCpuSecond ÷ bare | range over rounds | requests/s ÷ bare | range |');
+    expect(text).toContain('| lib | 130 | 1.40 | 1.20–1.60 | 1.30 | 1.10–1.50 |');
+  });
 });
+
