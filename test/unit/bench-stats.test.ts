@@ -158,22 +158,25 @@ describe('bench load generators', () => {
 });
 
 describe('bench tables', () => {
+  /** A two-row result (bare, lib) for the table tests; `overrides` replace fields. */
+  const demoResult = (overrides: Partial<ScenarioResult> = {}): ScenarioResult => ({
+    scenario: 'demo',
+    description: 'd',
+    command: 'npm run bench:demo',
+    machine: { cpu: 'CPU X', cores: 2, node: 'v20.20.2', platform: 'linux', date: '2026-01-01T00:00:00.000Z', loadavg: [1, 2, 3] },
+    parameters: { calls: 10 },
+    ratioOf: 'rps',
+    columns: [{ key: 'rps', label: 'requests/s', digits: 0 }],
+    rows: [
+      { name: 'bare', settings: 'no retry', medians: { rps: 100 }, ratio: 1, ratioRange: [1, 1], rounds: [], samples: [] },
+      { name: 'lib', settings: '3 retries', medians: { rps: 95 }, ratio: 0.95, ratioRange: [0.9, 1.01], rounds: [], samples: [] },
+    ],
+    notes: ['a note'],
+    ...overrides,
+  });
+
   it('prints machine, parameters, command, one row per client with its ratio, and every setting', () => {
-    const result: ScenarioResult = {
-      scenario: 'demo',
-      description: 'd',
-      command: 'npm run bench:demo',
-      machine: { cpu: 'CPU X', cores: 2, node: 'v20.20.2', platform: 'linux', date: '2026-01-01T00:00:00.000Z', loadavg: [1, 2, 3] },
-      parameters: { calls: 10 },
-      ratioOf: 'rps',
-      columns: [{ key: 'rps', label: 'requests/s', digits: 0 }],
-      rows: [
-        { name: 'bare', settings: 'no retry', medians: { rps: 100 }, ratio: 1, ratioRange: [1, 1], rounds: [], samples: [] },
-        { name: 'lib', settings: '3 retries', medians: { rps: 95 }, ratio: 0.95, ratioRange: [0.9, 1.01], rounds: [], samples: [] },
-      ],
-      notes: ['a note'],
-    };
-    const text = table(result);
+    const text = table(demoResult());
     expect(text).toContain('CPU X, 2 cores, Node v20.20.2');
     expect(text).toContain('calls=10');
     expect(text).toContain('`npm run bench:demo`');
@@ -192,24 +195,18 @@ describe('bench tables', () => {
   });
 
   it('a table with alsoRatioOf adds its paired ratio and range columns', () => {
-    const result: ScenarioResult = {
-      scenario: 's',
-      description: 'd',
-      command: 'c',
-      machine: { cpu: 'x', cores: 2, node: 'v20', platform: 'linux', date: '2026-11-23', loadavg: [1, 1, 1] },
-      parameters: {},
-      ratioOf: 'perCpuSecond',
-      alsoRatioOf: [{ key: 'rps', label: 'requests/s' }],
-      columns: [{ key: 'rps', label: 'requests/s', digits: 0 }],
-      rows: [
-        { name: 'bare', settings: '', medians: { rps: 100 }, ratio: 1, ratioRange: [1, 1], rounds: [], samples: [], alsoRatios: { rps: { ratio: 1, ratioRange: [1, 1] } } },
-        { name: 'lib', settings: '', medians: { rps: 130 }, ratio: 1.4, ratioRange: [1.2, 1.6], rounds: [], samples: [], alsoRatios: { rps: { ratio: 1.3, ratioRange: [1.1, 1.5] } } },
-      ],
-      notes: [],
-    };
-    const text = table(result);
+    const [bare, lib] = demoResult().rows;
+    const text = table(
+      demoResult({
+        ratioOf: 'perCpuSecond',
+        alsoRatioOf: [{ key: 'rps', label: 'requests/s' }],
+        rows: [
+          { ...bare!, alsoRatios: { rps: { ratio: 1, ratioRange: [1, 1] } } },
+          { ...lib!, medians: { rps: 130 }, ratio: 1.4, ratioRange: [1.2, 1.6], alsoRatios: { rps: { ratio: 1.3, ratioRange: [1.1, 1.5] } } },
+        ],
+      }),
+    );
     expect(text).toContain('| client | requests/s | perCpuSecond ÷ bare | range over rounds | requests/s ÷ bare | range |');
     expect(text).toContain('| lib | 130 | 1.40 | 1.20–1.60 | 1.30 | 1.10–1.50 |');
   });
 });
-
