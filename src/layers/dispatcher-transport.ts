@@ -294,6 +294,7 @@ const sendOnAgent =
       for (;;) {
         if (expired) throw expired.reason;
         const outcome = await dispatchHop(agent, hop, signal, redirectMode, (fail) => (stop = fail));
+        stop = undefined; // past this hop's headers: its body is never the timeout's to end
         if ('response' in outcome) return outcome.response;
         const { status, location } = outcome.redirect;
         if (redirectMode === 'error' || location === null) throw fetchFailed(new Error('unexpected redirect'));
