@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterFactory } from './adapters.js';
 import type { FaultServer } from './fault-server.js';
 import { closedLoop } from './load.js';
-import { tagged } from './scenario.js';
+import { command, tagged } from './scenario.js';
 import { fmt, median, ratio } from './stats.js';
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -19,6 +19,16 @@ export const machine = (): Machine => ({
   platform: `${os.platform()} ${os.release()}`,
   date: new Date().toISOString(),
   loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+});
+
+/** The end of a chart's subtitle: the machine and the date. */
+export const machineCaption = (m: Machine): string => `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}`;
+
+/** The fields every scenario result starts with: its name, the command that reruns it, this machine now. */
+export const resultHeader = (scenario: string): { scenario: string; command: string; machine: Machine } => ({
+  scenario,
+  command: command(scenario),
+  machine: machine(),
 });
 
 export const machineLine = (m: Machine): string =>

@@ -1,10 +1,10 @@
 /** flaky: 30 % of responses 503 and 5 % connection resets; success rate, latency, deliveries per call. */
 import { PEERS, resilientAdapter } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
-import { envInt, machine, runRounds } from '../lib/report.js';
+import { envInt, machineCaption, resultHeader, runRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { percentile } from '../lib/stats.js';
-import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
+import { successRate, tagged, type Scenario } from '../lib/scenario.js';
 
 export const flaky: Scenario = {
   name: 'flaky',
@@ -43,10 +43,8 @@ export const flaky: Scenario = {
       },
     });
     const result = {
-      scenario: 'flaky',
+      ...resultHeader('flaky'),
       description: `${faults.fp * 100} % 503 and ${faults.rp * 100} % connection resets, ${faults.lat} ms latency, closed loop`,
-      command: command('flaky'),
-      machine: machine(),
       parameters: { calls, concurrency, rounds, ...faults },
       ratioOf: 'success',
       columns: [
@@ -64,7 +62,7 @@ export const flaky: Scenario = {
     };
     const svg = barChart(
       'flaky: success rate (30 % 503, 5 % resets)',
-      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} rounds; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} rounds; ${machineCaption(result.machine)}`,
       '%',
       rows.map((row) => ({ label: row.name, value: row.medians['success'] ?? Number.NaN })),
     );

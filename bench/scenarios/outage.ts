@@ -5,10 +5,10 @@
  */
 import { PEERS, resilientAdapter } from '../lib/adapters.js';
 import { isSuccess, openLoop } from '../lib/load.js';
-import { envInt, machine, runRounds } from '../lib/report.js';
+import { envInt, machineCaption, resultHeader, runRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { median } from '../lib/stats.js';
-import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
+import { successRate, tagged, type Scenario } from '../lib/scenario.js';
 
 /** Error names and codes of an open breaker, per library. */
 export const OPEN_BREAKER = new Set(['ERR_CIRCUIT_OPEN', 'CircuitOpenError', 'EOPENBREAKER', 'BrokenCircuitError']);
@@ -85,10 +85,8 @@ export const outage: Scenario = {
       },
     });
     const result = {
-      scenario: 'outage',
+      ...resultHeader('outage'),
       description: `up ${upBefore} ms, every response 503 for ${down} ms, up again ${upAfter} ms; one call every ${interval} ms (open loop)`,
-      command: command('outage'),
-      machine: machine(),
       parameters: { upBefore, down, upAfter, interval, rounds },
       ratioOf: 'amplification',
       columns: [
@@ -109,7 +107,7 @@ export const outage: Scenario = {
     };
     const svg = barChart(
       'outage: load amplification (server deliveries per call while down)',
-      `every response 503 for ${down} ms, a call every ${interval} ms, median of ${rounds} rounds; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      `every response 503 for ${down} ms, a call every ${interval} ms, median of ${rounds} rounds; ${machineCaption(result.machine)}`,
       'deliveries/call',
       rows.map((row) => ({ label: row.name, value: row.medians['amplification'] ?? Number.NaN })),
     );

@@ -4,10 +4,10 @@
  */
 import { PEERS, resilientAdapter, type AdapterFactory } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
-import { envInt, machine, runPairedRounds } from '../lib/report.js';
+import { envInt, machineCaption, resultHeader, runPairedRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { percentile } from '../lib/stats.js';
-import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
+import { successRate, tagged, type Scenario } from '../lib/scenario.js';
 
 /** The rows, in table order: the bare transport first. */
 const overheadFactories = (): AdapterFactory[] => [
@@ -63,10 +63,8 @@ export const overhead: Scenario = {
       },
     });
     const result = {
-      scenario: 'overhead',
+      ...resultHeader('overhead'),
       description: 'no faults, keep-alive, 127.0.0.1, closed loop',
-      command: command('overhead'),
-      machine: machine(),
       parameters: { calls, warmup, concurrency, rounds, segments },
       ratioOf: 'perCpuSecond',
       alsoRatioOf: [{ key: 'rps', label: 'requests/s' }],
@@ -87,7 +85,7 @@ export const overhead: Scenario = {
     };
     const svg = barChart(
       'overhead: calls per client CPU-second relative to bare undici fetch',
-      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} rounds of paired runs; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      `${calls} GETs, concurrency ${concurrency}, median of ${rounds} rounds of paired runs; ${machineCaption(result.machine)}`,
       '× bare',
       rows.map((row) => ({ label: row.name, value: row.ratio })),
     );

@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { PEERS, resilientAdapter } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
-import { envInt, machine, runRounds } from '../lib/report.js';
+import { envInt, machineCaption, resultHeader, runRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { seeded } from '../server.js';
-import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
+import { successRate, tagged, type Scenario } from '../lib/scenario.js';
 
 export const postSafety: Scenario = {
   name: 'post-safety',
@@ -56,10 +56,8 @@ export const postSafety: Scenario = {
       },
     });
     const result = {
-      scenario: 'post-safety',
+      ...resultHeader('post-safety'),
       description: `POST, ${size / 1024} KiB body with Idempotency-Key, ${faults.fp * 100} % 503`,
-      command: command('post-safety'),
-      machine: machine(),
       parameters: { calls, concurrency, rounds, bytes: size, ...faults },
       ratioOf: 'deliveriesPerCall',
       columns: [
@@ -77,7 +75,7 @@ export const postSafety: Scenario = {
     };
     const svg = barChart(
       'post-safety: server deliveries per POST (50 % 503)',
-      `${calls} POSTs of ${size / 1024} KiB, median of ${rounds} rounds; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      `${calls} POSTs of ${size / 1024} KiB, median of ${rounds} rounds; ${machineCaption(result.machine)}`,
       'deliveries/call',
       rows.map((row) => ({ label: row.name, value: row.medians['deliveriesPerCall'] ?? Number.NaN })),
     );

@@ -1,10 +1,10 @@
 /** tail: 2 ms base latency, 3 % of responses +250 ms; p50/p99/p99.9 and deliveries per call. */
 import { PEERS, resilientAdapter } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
-import { envInt, machine, runRounds } from '../lib/report.js';
+import { envInt, machineCaption, resultHeader, runRounds } from '../lib/report.js';
 import { cdfChart } from '../lib/svg.js';
 import { cdfPoints, percentile } from '../lib/stats.js';
-import { command, successRate, tagged, type Scenario } from '../lib/scenario.js';
+import { successRate, tagged, type Scenario } from '../lib/scenario.js';
 
 export const tail: Scenario = {
   name: 'tail',
@@ -46,10 +46,8 @@ export const tail: Scenario = {
       },
     });
     const result = {
-      scenario: 'tail',
+      ...resultHeader('tail'),
       description: `${faults.lat} ms base latency, ${faults.tp * 100} % of responses +${faults.td} ms, closed loop`,
-      command: command('tail'),
-      machine: machine(),
       parameters: { calls, concurrency, rounds, ...faults },
       ratioOf: 'p99',
       columns: [
@@ -65,7 +63,7 @@ export const tail: Scenario = {
     };
     const svg = cdfChart(
       `tail: latency CDF (${faults.tp * 100} % of responses +${faults.td} ms)`,
-      `${calls} GETs × ${rounds} rounds pooled, concurrency ${concurrency}; ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, ${result.machine.date.slice(0, 10)}`,
+      `${calls} GETs × ${rounds} rounds pooled, concurrency ${concurrency}; ${machineCaption(result.machine)}`,
       rows.map((row) => ({ name: row.name, points: cdfPoints(row.samples) })),
     );
     return { result, svgs: { 'tail-cdf.svg': svg } };
