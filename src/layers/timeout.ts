@@ -57,8 +57,8 @@ export const createTimeoutLayer =
 export const signalTimeout =
   (send: Send): Send =>
   async (attempt) => {
+    if (!attempt.timeout) return send(attempt);
     const { timeout, ...rest } = attempt;
-    if (!timeout) return send(attempt);
     const linked = linkedController(attempt.signal, attempt.request.callerSignal === true);
     const timer = setTimeout(() => linked.abort(timeout.reason()), timeout.ms);
     try {
