@@ -159,7 +159,7 @@ const dispatchHop = (
             for (const decoder of decoders) decoder.on('error', (error) => fail(new TypeError('terminated', { cause: error })));
             head.on('drain', () => controller?.resume());
             tail.on('data', (chunk: Buffer) => {
-              if (finished) return;
+              if (finished || chunk.length === 0) return;
               stream.enqueue(toBytes(chunk));
               if ((stream.desiredSize ?? 1) <= 0) tail.pause();
             });
@@ -221,7 +221,10 @@ const dispatchHop = (
         resolve({ response });
       },
       onResponseData: (dispatch, chunk) => {
-        if (finished || !body) return;
+        // undici's parser reports an empty body span when it is resumed with nothing new to parse.
+        // Queued, it would take a slot of the chunk-counted queue and pause the parser again with
+        // no byte delivered: every later read gets an empty chunk and the body never moves on.
+        if (finished || !body || chunk.length === 0) return;
         const head = decoders[0];
         if (head) {
           if (!head.write(chunk)) dispatch.pause();
