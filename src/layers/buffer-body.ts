@@ -38,17 +38,20 @@ const headerPairs = (headers: Headers): Array<readonly [string, string]> => {
 
 type Body = { bytes: Uint8Array<ArrayBuffer> | null; stream: ReadableStream<Uint8Array> | null };
 
-/** Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest. */
+/**
+ * Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest.
+ * `signal` (the caller's abort, the total timeout) stops the read; without one (no caller's signal
+ * and `timeout.total: false`) nothing is meant to stop it, as with fetch.
+ */
 const readBody = async (stream: ReadableStream<Uint8Array>, max: number, signal: AbortSignal | undefined): Promise<Body> => {
-  if (!signal) throw new TypeError('resilient-fetch: a streamed body is read under a signal');
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
-  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
-  signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await readChunks(reader, chunks, max, signal);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
   }
 };
 
@@ -56,13 +59,13 @@ const readChunks = async (
   reader: ReadableStreamDefaultReader<Uint8Array>,
   chunks: Uint8Array[],
   max: number,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
 ): Promise<Body> => {
   let total = 0;
   for (;;) {
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
     const { done, value } = await reader.read();
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
     if (done) break;
     chunks.push(value);
     total += value.byteLength;

@@ -192,3 +192,49 @@ describe('drop-in fetch semantics', () => {
     await expect(reader.read()).rejects.toThrow('mid-body');
   });
 });
+
+/** What the server got, framing included: the bytes' hash and the headers that frame and type them. */
+const framing = (delivery: import('../support/server.js').Delivery | undefined) => ({
+  sha256: delivery?.sha256,
+  length: delivery?.body.length,
+  'content-length': delivery?.headers['content-length'],
+  'transfer-encoding': delivery?.headers['transfer-encoding'],
+  'content-type': delivery?.headers['content-type'],
+});
+
+describe('issue-15: bodies', () => {
+  const int16 = new Int16Array([1, -2, 300, -400, 32767]);
+  const int16Bytes = new Uint8Array(int16.buffer.slice(0));
+  const blobBytes = new Uint8Array(5_000).map((_, i) => (i * 7) % 256);
+  const bodies: Array<[string, () => BodyInit, Uint8Array | string, string | undefined]> = [
+    ['URLSearchParams', () => new URLSearchParams({ a: '1', b: 'x y' }), 'a=1&b=x+y', 'application/x-www-form-urlencoded;charset=UTF-8'],
+    ['Blob', () => new Blob([blobBytes], { type: 'image/png' }), blobBytes, 'image/png'],
+    ['Int16Array', () => new Int16Array(int16), int16Bytes, undefined],
+  ];
+  for (const timeout of [false, { total: false }] as const) {
+    for (const [name, body, sent, type] of bodies) {
+      test(`issue-15: with timeout ${JSON.stringify(timeout)}, a ${name} POST body is sent and replayed like fetch sends it`, async ({ server }) => {
+        server.handle(failTwice);
+        const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
+        onTestFinished(() => fetch.close());
+        const res = await fetch(server.url, { method: 'POST', body: body() });
+        expect(res.status).toBe(200);
+        const expected = { sha256: sha(sent), length: typeof sent === 'string' ? sent.length : sent.byteLength, 'transfer-encoding': undefined, 'content-type': type };
+        expect(server.deliveries.map(framing)).toEqual(Array(3).fill({ ...expected, 'content-length': String(expected.length) }));
+      });
+    }
+
+    test(`issue-15: with timeout ${JSON.stringify(timeout)}, a FormData POST body is sent and replayed with its boundary`, async ({ server }) => {
+      server.handle(failTwice);
+      const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
+      onTestFinished(() => fetch.close());
+      const res = await fetch(server.url, { method: 'POST', body: form() });
+      expect(res.status).toBe(200);
+      expect(server.deliveries).toHaveLength(3);
+      const [first] = server.deliveries;
+      expect(first?.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+      expect(first?.body.toString('latin1')).toContain('name="file"; filename="data.bin"');
+      expect(server.deliveries.map(framing)).toEqual(Array(3).fill(framing(first)));
+    });
+  }
+});
