@@ -106,8 +106,11 @@ const encoder = new TextEncoder();
 /** Bodies we can turn into bytes without building a `Request`: the common JSON/text/bytes cases. */
 const quickBody = (body: unknown): { bytes: Uint8Array<ArrayBuffer>; type?: string } | undefined => {
   if (typeof body === 'string') return { bytes: encoder.encode(body) as Uint8Array<ArrayBuffer>, type: 'text/plain;charset=UTF-8' };
-  // Copy: the caller may reuse its buffer once fetch has returned, as fetch allows.
-  if (body instanceof Uint8Array) return { bytes: body.slice() as Uint8Array<ArrayBuffer> };
+  // Copy: the caller may reuse its buffer once fetch has returned, as fetch allows. Through a
+  // Uint8Array of the view's own range: a Buffer's `slice()` (and a subclass's) is a view, not a copy.
+  if (ArrayBuffer.isView(body) && body.buffer instanceof ArrayBuffer) {
+    return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice() };
+  }
   if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body.slice(0)) };
   return undefined;
 };

@@ -211,6 +211,18 @@ describe('issue-15: bodies', () => {
     ['Blob', () => new Blob([blobBytes], { type: 'image/png' }), blobBytes, 'image/png'],
     ['Int16Array', () => new Int16Array(int16), int16Bytes, undefined],
   ];
+  test('issue-15: a Buffer body is sent as it was when fetch() was called, though the caller reuses it', async ({ server }) => {
+    server.handle(failTwice);
+    const pool = Buffer.alloc(64, 0xaa); // a pooled buffer: the body is a view into it
+    const buffer = pool.subarray(8, 24).fill(1);
+    const original = Buffer.from(buffer);
+    const pending = client()(server.url, { method: 'PUT', body: buffer });
+    pool.fill(9);
+    expect((await pending).status).toBe(200);
+    const expected = { sha256: sha(original), length: 16, 'content-length': '16', 'transfer-encoding': undefined, 'content-type': undefined };
+    expect(server.deliveries.map(framing)).toEqual(Array(3).fill(expected));
+  });
+
   for (const timeout of [false, { total: false }] as const) {
     for (const [name, body, sent, type] of bodies) {
       test(`issue-15: with timeout ${JSON.stringify(timeout)}, a ${name} POST body is sent and replayed like fetch sends it`, async ({ server }) => {
