@@ -223,6 +223,41 @@ describe('issue-15: bodies', () => {
     expect(server.deliveries.map(framing)).toEqual(Array(3).fill(expected));
   });
 
+  const bigBytes = new Uint8Array(300_000).map((_, i) => (i * 13) % 251);
+  const bigText = 'x'.repeat(299_990) + 'héllo';
+  const known: Array<[string, () => BodyInit, Uint8Array | string, string | undefined]> = [
+    ['string', () => bigText, bigText, 'text/plain;charset=UTF-8'],
+    ['Blob', () => new Blob([bigBytes], { type: 'application/octet-stream' }), bigBytes, 'application/octet-stream'],
+    ['Uint8Array', () => bigBytes.slice(), bigBytes, undefined],
+    ['URLSearchParams', () => new URLSearchParams({ q: bigText }), `q=${encodeURIComponent(bigText)}`, 'application/x-www-form-urlencoded;charset=UTF-8'],
+  ];
+  for (const [name, body, sent, type] of known) {
+    const length = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.byteLength;
+    const expected = { sha256: sha(sent), length, 'content-length': String(length), 'transfer-encoding': undefined, 'content-type': type };
+
+    test(`issue-15: a ${name} body over maxBufferBytes keeps its content-length, is sent once and not retried`, async ({ server }) => {
+      server.handle((_req, res) => {
+        res.writeHead(503);
+        res.end();
+      });
+      const res = await client(100_000)(server.url, { method: 'PUT', body: body() });
+      expect(res.status).toBe(503);
+      expect(server.deliveries.map(framing)).toEqual([expected]);
+    });
+
+    test(`issue-15: a ${name} body over maxBufferBytes follows a 307 with its bytes and content-length, as fetch does`, async ({ server }) => {
+      server.handle((_req, res, _d, i) => {
+        res.writeHead(i === 0 ? 307 : 200, i === 0 ? { location: '/moved' } : {});
+        res.end();
+      });
+      const res = await client(100_000)(server.url, { method: 'PUT', body: body() });
+      expect(res.status).toBe(200);
+      expect(res.redirected).toBe(true);
+      expect(server.deliveries.map((d) => d.url)).toEqual(['/', '/moved']);
+      expect(server.deliveries.map(framing)).toEqual([expected, expected]);
+    });
+  }
+
   for (const timeout of [false, { total: false }] as const) {
     for (const [name, body, sent, type] of bodies) {
       test(`issue-15: with timeout ${JSON.stringify(timeout)}, a ${name} POST body is sent and replayed like fetch sends it`, async ({ server }) => {
