@@ -123,8 +123,22 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       return response;
     };
 
-    /** Decides, and when retrying, sleeps. Resolves false to hand the last outcome to the caller. */
-    const shouldRetry = async ({ error }: { error: Error }): Promise<boolean> => {
+    /**
+     * Decides, and when retrying, sleeps. Resolves false to hand the last outcome to the caller.
+     * When it throws (the caller's `shouldRetry` or `backoff`, the caller's abort during the sleep,
+     * the total timeout), that goes to the caller instead, and the response it judged is released.
+     */
+    const shouldRetry = async (retryContext: { error: Error }): Promise<boolean> => {
+      try {
+        return await decide(retryContext);
+      } catch (error) {
+        const { response } = retryContext.error as Outcome;
+        if (response) discard(response);
+        throw error;
+      }
+    };
+
+    const decide = async ({ error }: { error: Error }): Promise<boolean> => {
       const outcome = error as Outcome;
       let retryable = outcome.verdict.retryable;
       if (outcome.verdict.reason === 'aborted') return false;

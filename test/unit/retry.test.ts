@@ -139,3 +139,54 @@ describe('issue-15: what an injected fetch throws is retried only when it is a n
     });
   }
 });
+
+describe('issue-15: a throwing hook still releases the discarded response', () => {
+  const tracked = (status: number) => {
+    const state = { cancelled: false };
+    const response = new Response(new ReadableStream({ cancel: () => void (state.cancelled = true) }), { status });
+    return { response, state };
+  };
+
+  it('issue-15: a shouldRetry that throws rejects with its error and cancels the body of the response it was judging', async () => {
+    const answer = tracked(503);
+    const fetch = vi.fn(async () => answer.response);
+    const thrown = new Error('hook bug');
+    const client = createFetch({
+      fetch,
+      defaults: {
+        retry: {
+          backoff: () => 0,
+          shouldRetry: () => {
+            throw thrown;
+          },
+        },
+      },
+    });
+    await expect(client('http://a.test/')).rejects.toBe(thrown);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(answer.state.cancelled).toBe(true);
+    await client.close();
+  });
+
+  it('issue-15: a backoff function that throws rejects with its error and cancels the body of the retried response', async () => {
+    const answer = tracked(503);
+    const fetch = vi.fn(async () => answer.response);
+    const thrown = new Error('backoff bug');
+    const client = createFetch({
+      fetch,
+      defaults: {
+        retry: {
+          backoff: () => {
+            throw thrown;
+          },
+        },
+      },
+    });
+    await expect(client('http://a.test/')).rejects.toBe(thrown);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(answer.state.cancelled).toBe(true);
+    await client.close();
+  });
+});
