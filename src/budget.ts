@@ -72,7 +72,7 @@ export type RatioBudgetOptions = {
 };
 
 export class RatioBudget {
-  readonly options: RatioBudgetOptions;
+  #options: RatioBudgetOptions;
   readonly #reserve: number;
   readonly #calls: SlidingSum;
   readonly #spent: SlidingSum;
@@ -80,10 +80,22 @@ export class RatioBudget {
   #refused = 0;
 
   constructor(options: RatioBudgetOptions, now: Clock = defaultClock) {
-    this.options = Object.freeze({ ratio: options.ratio, minPerSecond: options.minPerSecond, window: options.window });
+    this.#options = Object.freeze({ ratio: options.ratio, minPerSecond: options.minPerSecond, window: options.window });
     this.#reserve = (options.minPerSecond * options.window) / 1_000;
     this.#calls = new SlidingSum(options.window, now);
     this.#spent = new SlidingSum(options.window, now);
+  }
+
+  get options(): RatioBudgetOptions {
+    return this.#options;
+  }
+
+  /**
+   * Applies another ratio from now on, to the calls and spending already in the window: a budget
+   * whose ratio changes keeps its state (rebuilding it would hand out a fresh reserve each time).
+   */
+  setRatio(ratio: number): void {
+    if (ratio !== this.#options.ratio) this.#options = Object.freeze({ ...this.#options, ratio });
   }
 
   /** Records a call (a first attempt). */
@@ -103,7 +115,7 @@ export class RatioBudget {
 
   /** Extra requests that may be made now (fractional: a call deposits `ratio` of one). */
   balance(): number {
-    return this.#reserve + this.options.ratio * this.#calls.sum() - this.#spent.sum();
+    return this.#reserve + this.#options.ratio * this.#calls.sum() - this.#spent.sum();
   }
 
   /** Plain numbers for stats(): calls and extra requests in the window, whole requests left, refusals. */

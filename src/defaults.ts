@@ -15,8 +15,11 @@ export const DEFAULTS = deepFreeze({
   retry: {
     /** ky and got: 2; Polly/.NET: 3; undici RetryAgent: 5. Two retries catch most blips. */
     limit: 2,
-    /** RFC 9110 idempotent methods. POST/PATCH only with an Idempotency-Key header. */
-    methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'],
+    /**
+     * RFC 9110 idempotent methods but TRACE, which fetch refuses to send. POST/PATCH only with an
+     * Idempotency-Key header.
+     */
+    methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
     /** ky/got's list: timeout, throttled, and the gateway family. */
     statusCodes: [408, 429, 500, 502, 503, 504],
     /** Failures of the connection, not of the server's logic (undici and Node codes). */

@@ -57,7 +57,7 @@ export type RetryBudgetOptions = {
 export type RetryOptions = {
   /** Retries after the first attempt (so `limit: 2` sends at most 3 requests). @default 2 */
   limit?: number;
-  /** Methods retried without an `Idempotency-Key`. @default ['GET','HEAD','OPTIONS','PUT','DELETE','TRACE'] */
+  /** Methods retried without an `Idempotency-Key`. @default ['GET','HEAD','OPTIONS','PUT','DELETE'] */
   methods?: readonly string[];
   /** Response statuses that are retried. @default [408, 429, 500, 502, 503, 504] */
   statusCodes?: readonly number[];

@@ -1,18 +1,20 @@
 /**
  * Breaker layer: one opossum `CircuitBreaker` per origin (`scheme://host:port`), created on first
  * use with the policy in force at that moment, kept in a bounded least-recently-used registry (an
- * evicted breaker is shut down). Network errors, attempt timeouts and `failureStatusCodes` count as
- * failures; a caller's (or a losing hedge's) abort does not, and 4xx are successes. A failure status
+ * evicted breaker is shut down). Network failures (classify.ts), attempt timeouts and
+ * `failureStatusCodes` count as failures; a caller's (or a losing hedge's) abort does not, nor does
+ * any other error (a programming error, a method fetch forbids, a redirect loop), and 4xx are successes. A failure status
  * travels through opossum wrapped in `FailureStatus` and its Response is handed back to the layer
  * above untouched. While open (or half-open with its probe out) a call is answered without calling
  * `next`: `CircuitOpenError`, or the policy's `fallback`.
  */
 import CircuitBreaker from 'opossum';
+import { networkFailure } from '../classify.js';
 import { CircuitOpenError } from '../errors.js';
 import { HostRegistry } from '../host-state.js';
-import type { ResolvedBreaker } from '../options.js';
+import type { ResolvedBreaker, ResolvedPolicy } from '../options.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
-import { isTotalTimeout } from './timeout.js';
+import { isAttemptTimeout, isTotalTimeout } from './timeout.js';
 
 type State = 'closed' | 'open' | 'half-open';
 
@@ -26,12 +28,21 @@ class FailureStatus extends Error {
   }
 }
 
-/** An outcome that says nothing about the host (the attempt was aborted from above). Never reaches the caller. */
+/**
+ * An outcome that is no failure of the host (the attempt was aborted from above, or the error is no
+ * network failure). opossum counts it as a success. Never reaches the caller.
+ */
 class NotCounted extends Error {
   constructor(readonly error: unknown) {
-    super('aborted by the caller');
+    super('not a failure of the host');
   }
 }
+
+/** An error the host is to blame for: an attempt timeout, or a network failure (also by the policy's retry codes). */
+const isHostFailure = (error: unknown, retry: ResolvedPolicy['retry']): boolean =>
+  isAttemptTimeout(error) ||
+  networkFailure(error) !== undefined ||
+  (retry !== false && networkFailure(error, retry.errorCodes) !== undefined);
 
 /** One origin's breaker and what we track beside it. */
 class Circuit {
@@ -179,6 +190,7 @@ export const createBreakerLayer = (context: LayerContext): Layer => {
           if (probe && breaker.halfOpen) breaker.open();
           throw new NotCounted(error);
         }
+        if (!isHostFailure(error, attempt.request.policy.retry)) throw new NotCounted(error);
         throw error;
       }
       if (settings.failureStatusCodes.has(response.status)) throw new FailureStatus(response);

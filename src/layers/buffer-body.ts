@@ -1,7 +1,9 @@
 /**
  * prepare: turns fetch's `(input, init)` into one immutable `PreparedRequest`. The body is read
- * once into bytes; a body larger than `maxBufferBytes` is kept as a stream that replays what was
- * already read and then the rest, and is sent exactly once.
+ * once into bytes. A body larger than `maxBufferBytes` is sent on one attempt only: one whose length
+ * is known (a string, URLSearchParams, bytes, a Blob) keeps it, as bytes or as the caller's Blob, so
+ * it goes out with its `content-length` and follows a 307/308 as fetch's does; a stream is kept as a
+ * stream that replays what was already read and then the rest.
  */
 import type { Policy, ResolvedPolicy } from '../options.js';
 import type { PreparedRequest } from './layer.js';
@@ -36,19 +38,22 @@ const headerPairs = (headers: Headers): Array<readonly [string, string]> => {
   return pairs;
 };
 
-type Body = { bytes: Uint8Array<ArrayBuffer> | null; stream: ReadableStream<Uint8Array> | null };
+type Body = { bytes: Uint8Array<ArrayBuffer> | Blob | null; stream: ReadableStream<Uint8Array> | null };
 
-/** Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest. */
+/**
+ * Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest.
+ * `signal` (the caller's abort, the total timeout) stops the read; without one (no caller's signal
+ * and `timeout.total: false`) nothing is meant to stop it, as with fetch.
+ */
 const readBody = async (stream: ReadableStream<Uint8Array>, max: number, signal: AbortSignal | undefined): Promise<Body> => {
-  if (!signal) throw new TypeError('resilient-fetch: a streamed body is read under a signal');
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
-  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
-  signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await readChunks(reader, chunks, max, signal);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
   }
 };
 
@@ -56,13 +61,13 @@ const readChunks = async (
   reader: ReadableStreamDefaultReader<Uint8Array>,
   chunks: Uint8Array[],
   max: number,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
 ): Promise<Body> => {
   let total = 0;
   for (;;) {
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
     const { done, value } = await reader.read();
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
     if (done) break;
     chunks.push(value);
     total += value.byteLength;
@@ -100,11 +105,21 @@ const replayThenRest = (
 
 const encoder = new TextEncoder();
 
-/** Bodies we can turn into bytes without building a `Request`: the common JSON/text/bytes cases. */
-const quickBody = (body: unknown): { bytes: Uint8Array<ArrayBuffer>; type?: string } | undefined => {
+/**
+ * Bodies whose length is known without building a `Request`, with fetch's content-type for each:
+ * strings, URLSearchParams and bytes as bytes, a Blob as itself (read once its size is checked).
+ */
+const quickBody = (body: unknown): { bytes: Uint8Array<ArrayBuffer> | Blob; type?: string } | undefined => {
   if (typeof body === 'string') return { bytes: encoder.encode(body) as Uint8Array<ArrayBuffer>, type: 'text/plain;charset=UTF-8' };
-  // Copy: the caller may reuse its buffer once fetch has returned, as fetch allows.
-  if (body instanceof Uint8Array) return { bytes: body.slice() as Uint8Array<ArrayBuffer> };
+  if (body instanceof URLSearchParams) {
+    return { bytes: encoder.encode(body.toString()) as Uint8Array<ArrayBuffer>, type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+  }
+  if (body instanceof Blob) return { bytes: body, ...(body.type !== '' && { type: body.type }) };
+  // Copy: the caller may reuse its buffer once fetch has returned, as fetch allows. Through a
+  // Uint8Array of the view's own range: a Buffer's `slice()` (and a subclass's) is a view, not a copy.
+  if (ArrayBuffer.isView(body) && body.buffer instanceof ArrayBuffer) {
+    return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice() };
+  }
   if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body.slice(0)) };
   return undefined;
 };
@@ -178,10 +193,12 @@ export const prepareRequest = async (
 
   const policy = context.resolve(url, init?.policy);
   const { signal, deadline } = context.signal(callerSignal, policy, source !== null);
+  // Over maxBufferBytes with a known length: sent once, as it is (see the file comment).
+  let oversized = false;
   if (source) body = await readBody(source, policy.maxBufferBytes, signal);
-  else if (body.bytes && body.bytes.byteLength > policy.maxBufferBytes) {
-    const bytes = body.bytes;
-    body = { bytes: null, stream: new Blob([bytes]).stream() };
+  else if (body.bytes) {
+    oversized = (body.bytes instanceof Blob ? body.bytes.size : body.bytes.byteLength) > policy.maxBufferBytes;
+    if (!oversized && body.bytes instanceof Blob) body = { bytes: new Uint8Array(await body.bytes.arrayBuffer()), stream: null };
   }
   if (body.stream) passThrough.duplex = 'half';
 
@@ -191,7 +208,7 @@ export const prepareRequest = async (
     headers: headers ? headerPairs(headers) : [],
     body: body.bytes,
     stream: body.stream,
-    replayable: body.stream === null,
+    replayable: body.stream === null && !oversized,
     init: Object.freeze(passThrough),
     policy,
     signal,

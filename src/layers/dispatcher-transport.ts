@@ -67,7 +67,7 @@ const wireHeaders = (hop: Hop): string[] => {
     flat.push('accept-encoding', hop.url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate');
   }
   if (!has(hop.headers, 'content-length')) {
-    if (hop.body) flat.push('content-length', String(hop.body.byteLength));
+    if (hop.body) flat.push('content-length', String(hop.body instanceof Blob ? hop.body.size : hop.body.byteLength));
     else if (!hop.stream && (hop.method === 'POST' || hop.method === 'PUT')) flat.push('content-length', '0');
   }
   return flat;
@@ -106,6 +106,10 @@ const headerValue = (pairs: string[][], name: string): string | null => {
 type Outcome =
   | { readonly response: Response }
   | { readonly redirect: { readonly status: number; readonly location: string | null } };
+
+/** A web stream as the Node stream undici's dispatch sends (a Blob's with its content-length, see wireHeaders). */
+const webStream = (stream: ReadableStream<Uint8Array> | null): Readable | null =>
+  stream && Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>);
 
 const toBytes = (chunk: Buffer): Uint8Array => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
@@ -259,7 +263,7 @@ const dispatchHop = (
           path,
           method: hop.method,
           headers: wireHeaders(hop),
-          body: hop.body ?? (hop.stream && Readable.fromWeb(hop.stream as import('node:stream/web').ReadableStream<Uint8Array>)),
+          body: hop.body instanceof Blob ? webStream(hop.body.stream()) : (hop.body ?? webStream(hop.stream)),
         },
         handler,
       );

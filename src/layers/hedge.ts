@@ -70,19 +70,20 @@ export const hedgeDelay = (delay: ResolvedHedge['delay'], window: LatencyWindow 
   return Math.min(delay.max, Math.max(delay.min, learned));
 };
 
-/** One host's hedging state: its latency window and its budget (rebuilt if the ratio changes). */
+/**
+ * One host's hedging state: its latency window and its budget. The budget is made once; a call whose
+ * ratio differs applies its ratio to it (calls and hedges in the window kept), never a new budget.
+ */
 class HostHedgeState {
   readonly window = new LatencyWindow(LATENCY_SAMPLES);
   #budget: RatioBudget | undefined;
-  #ratio: number | undefined;
 
-  /** The budget for `ratio`, or undefined for `budget: false`. */
+  /** The host's budget, at `ratio` from now on; undefined for `budget: false`. */
   budget(ratio: number | false): RatioBudget | undefined {
     if (ratio === false) return undefined;
-    if (this.#budget === undefined || this.#ratio !== ratio) {
+    if (this.#budget === undefined) {
       this.#budget = new RatioBudget({ ratio, minPerSecond: HEDGE_BUDGET_MIN_PER_SECOND, window: HEDGE_BUDGET_WINDOW });
-      this.#ratio = ratio;
-    }
+    } else this.#budget.setRatio(ratio);
     return this.#budget;
   }
 

@@ -14,9 +14,14 @@ export interface PreparedRequest {
   readonly method: string;
   /** Header pairs in order, names lower-cased, `content-type` of the body included. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
-  /** The body's bytes, read once; `null` when there is no body or it was too large (see `stream`). */
-  readonly body: Uint8Array<ArrayBuffer> | null;
-  /** A body larger than `maxBufferBytes`: sent once, as a stream, never replayed. */
+  /**
+   * The body's bytes, read once. Over `maxBufferBytes` with a known length (a string, bytes, a
+   * Blob): those bytes or the caller's Blob, sent on one attempt only (`replayable` false) with its
+   * `content-length`, and sent again for a 307/308 as fetch does. `null` when there is no body or it
+   * is a stream over `maxBufferBytes` (see `stream`).
+   */
+  readonly body: Uint8Array<ArrayBuffer> | Blob | null;
+  /** A stream body larger than `maxBufferBytes`: sent once, as a stream, never replayed. */
   readonly stream: ReadableStream<Uint8Array> | null;
   /** False when the body cannot be sent twice: such a call is neither retried nor hedged. */
   readonly replayable: boolean;

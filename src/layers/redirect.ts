@@ -21,8 +21,9 @@ export type Hop = {
   readonly method: string;
   /** Request headers without the per-hop defaults (user-agent, accept-encoding, ...). */
   readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: Uint8Array | null;
-  /** A body that can be sent once only (larger than `maxBufferBytes`). */
+  /** Bytes, or a Blob over `maxBufferBytes` (re-read for each hop). */
+  readonly body: Uint8Array | Blob | null;
+  /** A stream body that can be sent once only (larger than `maxBufferBytes`). */
   readonly stream: ReadableStream<Uint8Array> | null;
   /** Redirects followed so far. */
   readonly count: number;

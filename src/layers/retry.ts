@@ -13,7 +13,7 @@
 import pRetry from 'p-retry';
 import { backoffDelay } from '../backoff.js';
 import { RatioBudget } from '../budget.js';
-import { BEFORE_SEND_CODES, errorCodes } from '../classify.js';
+import { BEFORE_SEND_CODES, errorCodes, networkFailure } from '../classify.js';
 import { DEFAULTS } from '../defaults.js';
 import { isResilientFetchError } from '../errors.js';
 import { HostRegistry } from '../host-state.js';
@@ -60,16 +60,10 @@ export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error
   }
   // Our own failures (an open breaker, throttling) are not retried on the same origin.
   if (isResilientFetchError(error)) return { retryable: false, reason: error.code };
-  const codes = errorCodes(error);
-  // Fetch reports every network error as a TypeError; one with no code at all (msw's
-  // HttpResponse.error(), other transports) is a network error we know nothing more about.
-  if (codes.length === 0 && error instanceof TypeError) {
-    return methodAllowed(request, retry)
-      ? { retryable: true, reason: 'network error' }
-      : { retryable: false, reason: `network error, ${request.method} not idempotent` };
-  }
-  const code = codes.find((c) => retry.errorCodes.has(c));
-  if (code === undefined) return { retryable: false, reason: codes[0] ?? String((error as Error)?.name ?? error) };
+  // Fetch throws a TypeError for much that is no network failure (a forbidden method, a redirect
+  // loop, `redirect: 'error'`; an injected fetch's bugs): only a network failure is retried.
+  const code = networkFailure(error, retry.errorCodes);
+  if (code === undefined) return { retryable: false, reason: errorCodes(error)[0] ?? String((error as Error)?.name ?? error) };
   if (methodAllowed(request, retry) || BEFORE_SEND_CODES.has(code)) return { retryable: true, reason: code };
   return { retryable: false, reason: `${code}, ${request.method} not idempotent` };
 };
@@ -129,8 +123,22 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       return response;
     };
 
-    /** Decides, and when retrying, sleeps. Resolves false to hand the last outcome to the caller. */
-    const shouldRetry = async ({ error }: { error: Error }): Promise<boolean> => {
+    /**
+     * Decides, and when retrying, sleeps. Resolves false to hand the last outcome to the caller.
+     * When it throws (the caller's `shouldRetry` or `backoff`, the caller's abort during the sleep,
+     * the total timeout), that goes to the caller instead, and the response it judged is released.
+     */
+    const shouldRetry = async (retryContext: { error: Error }): Promise<boolean> => {
+      try {
+        return await decide(retryContext);
+      } catch (error) {
+        const { response } = retryContext.error as Outcome;
+        if (response) discard(response);
+        throw error;
+      }
+    };
+
+    const decide = async ({ error }: { error: Error }): Promise<boolean> => {
       const outcome = error as Outcome;
       let retryable = outcome.verdict.retryable;
       if (outcome.verdict.reason === 'aborted') return false;

@@ -192,3 +192,96 @@ describe('drop-in fetch semantics', () => {
     await expect(reader.read()).rejects.toThrow('mid-body');
   });
 });
+
+/** What the server got, framing included: the bytes' hash and the headers that frame and type them. */
+const framing = (delivery: import('../support/server.js').Delivery | undefined) => ({
+  sha256: delivery?.sha256,
+  length: delivery?.body.length,
+  'content-length': delivery?.headers['content-length'],
+  'transfer-encoding': delivery?.headers['transfer-encoding'],
+  'content-type': delivery?.headers['content-type'],
+});
+
+describe('issue-15: bodies', () => {
+  const int16 = new Int16Array([1, -2, 300, -400, 32767]);
+  const int16Bytes = new Uint8Array(int16.buffer.slice(0));
+  const blobBytes = new Uint8Array(5_000).map((_, i) => (i * 7) % 256);
+  const bodies: Array<[string, () => BodyInit, Uint8Array | string, string | undefined]> = [
+    ['URLSearchParams', () => new URLSearchParams({ a: '1', b: 'x y' }), 'a=1&b=x+y', 'application/x-www-form-urlencoded;charset=UTF-8'],
+    ['Blob', () => new Blob([blobBytes], { type: 'image/png' }), blobBytes, 'image/png'],
+    ['Int16Array', () => new Int16Array(int16), int16Bytes, undefined],
+  ];
+  test('issue-15: a Buffer body is sent as it was when fetch() was called, though the caller reuses it', async ({ server }) => {
+    server.handle(failTwice);
+    const pool = Buffer.alloc(64, 0xaa); // a pooled buffer: the body is a view into it
+    const buffer = pool.subarray(8, 24).fill(1);
+    const original = Buffer.from(buffer);
+    const pending = client()(server.url, { method: 'PUT', body: buffer });
+    pool.fill(9);
+    expect((await pending).status).toBe(200);
+    const expected = { sha256: sha(original), length: 16, 'content-length': '16', 'transfer-encoding': undefined, 'content-type': undefined };
+    expect(server.deliveries.map(framing)).toEqual(Array(3).fill(expected));
+  });
+
+  const bigBytes = new Uint8Array(300_000).map((_, i) => (i * 13) % 251);
+  const bigText = 'x'.repeat(299_990) + 'héllo';
+  const known: Array<[string, () => BodyInit, Uint8Array | string, string | undefined]> = [
+    ['string', () => bigText, bigText, 'text/plain;charset=UTF-8'],
+    ['Blob', () => new Blob([bigBytes], { type: 'application/octet-stream' }), bigBytes, 'application/octet-stream'],
+    ['Uint8Array', () => bigBytes.slice(), bigBytes, undefined],
+    ['URLSearchParams', () => new URLSearchParams({ q: bigText }), `q=${encodeURIComponent(bigText)}`, 'application/x-www-form-urlencoded;charset=UTF-8'],
+  ];
+  for (const [name, body, sent, type] of known) {
+    const length = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.byteLength;
+    const expected = { sha256: sha(sent), length, 'content-length': String(length), 'transfer-encoding': undefined, 'content-type': type };
+
+    test(`issue-15: a ${name} body over maxBufferBytes keeps its content-length, is sent once and not retried`, async ({ server }) => {
+      server.handle((_req, res) => {
+        res.writeHead(503);
+        res.end();
+      });
+      const res = await client(100_000)(server.url, { method: 'PUT', body: body() });
+      expect(res.status).toBe(503);
+      expect(server.deliveries.map(framing)).toEqual([expected]);
+    });
+
+    test(`issue-15: a ${name} body over maxBufferBytes follows a 307 with its bytes and content-length, as fetch does`, async ({ server }) => {
+      server.handle((_req, res, _d, i) => {
+        res.writeHead(i === 0 ? 307 : 200, i === 0 ? { location: '/moved' } : {});
+        res.end();
+      });
+      const res = await client(100_000)(server.url, { method: 'PUT', body: body() });
+      expect(res.status).toBe(200);
+      expect(res.redirected).toBe(true);
+      expect(server.deliveries.map((d) => d.url)).toEqual(['/', '/moved']);
+      expect(server.deliveries.map(framing)).toEqual([expected, expected]);
+    });
+  }
+
+  for (const timeout of [false, { total: false }] as const) {
+    for (const [name, body, sent, type] of bodies) {
+      test(`issue-15: with timeout ${JSON.stringify(timeout)}, a ${name} POST body is sent and replayed like fetch sends it`, async ({ server }) => {
+        server.handle(failTwice);
+        const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
+        onTestFinished(() => fetch.close());
+        const res = await fetch(server.url, { method: 'POST', body: body() });
+        expect(res.status).toBe(200);
+        const expected = { sha256: sha(sent), length: typeof sent === 'string' ? sent.length : sent.byteLength, 'transfer-encoding': undefined, 'content-type': type };
+        expect(server.deliveries.map(framing)).toEqual(Array(3).fill({ ...expected, 'content-length': String(expected.length) }));
+      });
+    }
+
+    test(`issue-15: with timeout ${JSON.stringify(timeout)}, a FormData POST body is sent and replayed with its boundary`, async ({ server }) => {
+      server.handle(failTwice);
+      const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
+      onTestFinished(() => fetch.close());
+      const res = await fetch(server.url, { method: 'POST', body: form() });
+      expect(res.status).toBe(200);
+      expect(server.deliveries).toHaveLength(3);
+      const [first] = server.deliveries;
+      expect(first?.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+      expect(first?.body.toString('latin1')).toContain('name="file"; filename="data.bin"');
+      expect(server.deliveries.map(framing)).toEqual(Array(3).fill(framing(first)));
+    });
+  }
+});

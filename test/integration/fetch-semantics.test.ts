@@ -339,11 +339,13 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
       else if (req.url === '/303') redirectTo(res, 303, '/end');
       else res.end(`${req.method} end`);
     });
-    // A body above maxBufferBytes is streamed once and never replayed.
+    // A stream body above maxBufferBytes is streamed once and never replayed. (A string has a known
+    // length: fetch resends it for a 307, and so do we; see bodies.test.ts.)
     const fetch = client({ defaults: { retry: { limit: 0 }, breaker: false, maxBufferBytes: 4 } });
     const body = 'more than four bytes';
-    await expect(fetch(`${server.origin}/307`, { method: 'POST', body })).rejects.toThrow(TypeError);
-    const res = await fetch(`${server.origin}/303`, { method: 'POST', body });
+    const stream = () => ({ body: new Blob([body]).stream(), duplex: 'half' }) as RequestInit;
+    await expect(fetch(`${server.origin}/307`, { method: 'POST', ...stream() })).rejects.toThrow(TypeError);
+    const res = await fetch(`${server.origin}/303`, { method: 'POST', ...stream() });
     expect(await res.text()).toBe('GET end');
     expect(server.deliveries[0]?.body.toString()).toBe(body);
   });

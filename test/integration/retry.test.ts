@@ -294,3 +294,49 @@ describe('close()', () => {
     await expect(res.text()).rejects.toThrow();
   });
 });
+
+describe('issue-15: only network failures are retried and counted by the breaker', () => {
+  const breakerOf = (fetch: ReturnType<typeof client>, origin: string) =>
+    (fetch.stats().hosts[origin] as { breaker?: { fires: number; failures: number; successes: number } } | undefined)?.breaker;
+
+  test('issue-15: a redirect loop sends 21 requests, as fetch does, is not retried and is no breaker failure', async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(302, { location: '/again' });
+      res.end();
+    });
+    const events: ResilientEvent[] = [];
+    const fetch = client({ onEvent: (e) => events.push(e) });
+    await expect(fetch(server.url)).rejects.toThrow(TypeError);
+    expect(server.deliveries).toHaveLength(21);
+    expect(events.filter((e) => e.type === 'retry')).toEqual([]);
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ fires: 1, failures: 0, successes: 1 });
+  });
+
+  test("issue-15: redirect: 'error' sends one request, is not retried and is no breaker failure", async ({ server }) => {
+    server.handle((_req, res) => {
+      res.writeHead(301, { location: '/elsewhere' });
+      res.end();
+    });
+    const fetch = client();
+    await expect(fetch(server.url, { redirect: 'error' })).rejects.toThrow(TypeError);
+    expect(server.deliveries).toHaveLength(1);
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ fires: 1, failures: 0, successes: 1 });
+  });
+
+  test('issue-15: TRACE is rejected at once as fetch rejects it, with no retry and nothing sent', async ({ server }) => {
+    const events: ResilientEvent[] = [];
+    const fetch = client({ onEvent: (e) => events.push(e) });
+    await expect(fetch(server.url, { method: 'TRACE' })).rejects.toThrow(/TRACE/);
+    expect(server.deliveries).toHaveLength(0);
+    expect(events.filter((e) => e.type === 'retry')).toEqual([]);
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ failures: 0 });
+  });
+
+  test('issue-15: a refused connection is still retried and counted by the breaker', async () => {
+    const port = await refusedPort();
+    const fetch = client();
+    const error = await fetch(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(breakerOf(fetch, `http://127.0.0.1:${port}`)).toMatchObject({ fires: 3, failures: 3, successes: 0 });
+  });
+});

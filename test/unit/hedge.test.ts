@@ -318,6 +318,34 @@ describe('hedge layer', () => {
     expect(t.stats()).toMatchObject({ hedgeBudget: { calls: 20, spent: 0, left: 20 } });
   });
 
+  test('issue-15: a per-request hedge budget that changes keeps the host budget, and applies the new ratio to it', async () => {
+    /** 200 calls whose primary is slower than the delay, the ratio of call i being ratios[i % length]: hedges sent, budget state. */
+    const run = async (ratios: number[]) => {
+      const events: ResilientEvent[] = [];
+      const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
+      const context: LayerContext = { ...bareContext(events), describe: (describer) => void describers.push(describer) };
+      const stub = stubNext();
+      const send = createHedgeLayer(context)(stub.next);
+      const policies = ratios.map((budget) => freezePolicy({ hedge: { delay: 10, budget } }));
+      for (let i = 0; i < 200; i++) {
+        const before = stub.calls.length;
+        const result = send(firstAttempt(prepared(policies[i % policies.length]!)));
+        await vi.advanceTimersByTimeAsync(10);
+        for (const c of stub.calls.slice(before)) c.resolve(new Response('ok'));
+        await result;
+      }
+      const stats = Object.assign({}, ...describers.map((d) => d(ORIGIN))) as { hedgeBudget: { calls: number } };
+      return { hedges: events.filter((e) => e.type === 'hedge').length, calls: stats.hedgeBudget.calls };
+    };
+    const low = await run([0.1]);
+    const high = await run([0.2]);
+    const alternating = await run([0.1, 0.2]);
+    expect(low.hedges).toBeLessThan(high.hedges);
+    expect(alternating.hedges).toBeGreaterThanOrEqual(low.hedges);
+    expect(alternating.hedges).toBeLessThanOrEqual(high.hedges);
+    expect([low.calls, high.calls, alternating.calls]).toEqual([200, 200, 200]);
+  });
+
   test('budget: false never withdraws', async () => {
     const t = setup({ hedge: { delay: 1, budget: false } });
     for (let i = 0; i < 15; i++) {

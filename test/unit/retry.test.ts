@@ -97,3 +97,96 @@ describe('retry layer (fake timers, stub transport)', () => {
     void client.close();
   });
 });
+
+describe('issue-15: what an injected fetch throws is retried only when it is a network failure', () => {
+  const code = (name: string) => Object.assign(new Error(name), { code: name });
+  const network: Array<[string, () => unknown]> = [
+    ["fetch's TypeError('fetch failed') with an ECONNRESET cause", () => new TypeError('fetch failed', { cause: code('ECONNRESET') })],
+    ["fetch's TypeError('fetch failed') with an UND_ERR_SOCKET cause", () => new TypeError('fetch failed', { cause: code('UND_ERR_SOCKET') })],
+    ["msw's HttpResponse.error(): TypeError('Failed to fetch')", () => Object.assign(new TypeError('Failed to fetch'), { cause: Response.error() })],
+  ];
+  const other: Array<[string, () => unknown]> = [
+    ['a programming error (Cannot read properties of undefined)', () => (undefined as unknown as { x: { y: number } }).x.y],
+    ["fetch's redirect loop: TypeError('fetch failed') caused by 'redirect count exceeded'", () => new TypeError('fetch failed', { cause: new Error('redirect count exceeded') })],
+    ["fetch's unsupported method: TypeError(\"'TRACE' HTTP method is unsupported.\")", () => new TypeError("'TRACE' HTTP method is unsupported.")],
+    ['a TypeError with no message', () => new TypeError()],
+  ];
+  const run = async (fail: () => unknown) => {
+    const fetch = vi.fn(async () => {
+      throw fail();
+    });
+    const client = createFetch({ fetch, defaults: { retry: { backoff: () => 0 }, breaker: { volumeThreshold: 100 } } });
+    const error = await client('http://a.test/').catch((e: unknown) => e);
+    const breaker = (client.stats().hosts['http://a.test'] as unknown as { breaker: { fires: number; failures: number } }).breaker;
+    await client.close();
+    return { error, calls: fetch.mock.calls.length, breaker };
+  };
+
+  for (const [name, fail] of network) {
+    it(`issue-15: ${name} is retried and counted by the breaker`, async () => {
+      const { error, calls, breaker } = await run(fail);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(calls).toBe(3);
+      expect(breaker).toMatchObject({ fires: 3, failures: 3 });
+    });
+  }
+  for (const [name, fail] of other) {
+    it(`issue-15: ${name} is thrown after one call, not retried, and is no breaker failure`, async () => {
+      const { error, calls, breaker } = await run(fail);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(calls).toBe(1);
+      expect(breaker).toMatchObject({ fires: 1, failures: 0 });
+    });
+  }
+});
+
+describe('issue-15: a throwing hook still releases the discarded response', () => {
+  const tracked = (status: number) => {
+    const state = { cancelled: false };
+    const response = new Response(new ReadableStream({ cancel: () => void (state.cancelled = true) }), { status });
+    return { response, state };
+  };
+
+  it('issue-15: a shouldRetry that throws rejects with its error and cancels the body of the response it was judging', async () => {
+    const answer = tracked(503);
+    const fetch = vi.fn(async () => answer.response);
+    const thrown = new Error('hook bug');
+    const client = createFetch({
+      fetch,
+      defaults: {
+        retry: {
+          backoff: () => 0,
+          shouldRetry: () => {
+            throw thrown;
+          },
+        },
+      },
+    });
+    await expect(client('http://a.test/')).rejects.toBe(thrown);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(answer.state.cancelled).toBe(true);
+    await client.close();
+  });
+
+  it('issue-15: a backoff function that throws rejects with its error and cancels the body of the retried response', async () => {
+    const answer = tracked(503);
+    const fetch = vi.fn(async () => answer.response);
+    const thrown = new Error('backoff bug');
+    const client = createFetch({
+      fetch,
+      defaults: {
+        retry: {
+          backoff: () => {
+            throw thrown;
+          },
+        },
+      },
+    });
+    await expect(client('http://a.test/')).rejects.toBe(thrown);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(answer.state.cancelled).toBe(true);
+    await client.close();
+  });
+});
