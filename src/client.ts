@@ -8,13 +8,14 @@ import { createEmitter } from './diagnostics.js';
 import { HostRegistry } from './host-state.js';
 import { prepareRequest, type PrepareContext, type RequestInitWithPolicy } from './layers/buffer-body.js';
 import { createBreakerLayer } from './layers/breaker.js';
-import { createDispatcherTransport } from './layers/dispatcher-transport.js';
 import { createHedgeLayer } from './layers/hedge.js';
 import { compose, type Attempt, type HostCounters, type LayerContext } from './layers/layer.js';
 import { createRetryLayer } from './layers/retry.js';
 import { createThrottleLayer } from './layers/throttle.js';
 import { createTimeoutLayer, totalTimeoutError } from './layers/timeout.js';
-import { createInjectedTransport, createUndiciTransport } from './layers/transport.js';
+import { createInjectedTransport, createUndiciTransport, sendThrough, type Transport } from './layers/transport.js';
+import { chooseDispatcher, createDispatcherTransport } from './layers/dispatcher-transport.js';
+import { handOver, mockedFetch, passage, registerClient, type Passage } from './internal/process-net.js';
 import { createUpstreamLayer } from './layers/upstream.js';
 import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from './options.js';
 import { createPolicyResolver } from './resolve-policy.js';
@@ -52,11 +53,26 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     describe: (describer) => void describers.push(describer),
     onClose: (closer) => void closers.push(closer),
   };
-  const transport = valid.fetch
-    ? createInjectedTransport(valid.fetch)
-    : (valid.transport ?? DEFAULTS.transport) === 'fetch'
-      ? createUndiciTransport()
-      : createDispatcherTransport();
+  // The network transport: the client's own pool, its `dispatcher` option, or the process-wide one.
+  const network = (): Transport =>
+    (valid.transport ?? DEFAULTS.transport) === 'fetch'
+      ? createUndiciTransport({}, (own) => {
+          const choose = chooseDispatcher(own, valid.dispatcher);
+          return () => choose().dispatcher;
+        })
+      : createDispatcherTransport({}, valid.dispatcher);
+  let direct: Transport | undefined = valid.fetch ? undefined : network();
+  const transport = valid.fetch ? createInjectedTransport(valid.fetch) : (direct as Transport);
+  /** Sends where Node's fetch would: through a mock that replaced globalThis.fetch, else on the network. */
+  const throughMock = sendThrough((input, init) => {
+    const mock = mockedFetch();
+    return mock ? handOver(() => mock(input, init), true) : Promise.reject(new Error('resilient-fetch: the mock went away'));
+  });
+  const bottom: typeof transport.send = valid.fetch
+    ? (attempt) => handOver(() => transport.send(attempt), false, resilientFetch)
+    : valid.dispatcher
+      ? transport.send
+      : (attempt) => (passage.getStore() === undefined && mockedFetch() ? throughMock(attempt) : transport.send(attempt));
   // retry → hedge → upstream (which origin) → throttle → breaker (per origin) → attempt timeout → transport
   const send = compose(
     createRetryLayer(context),
@@ -65,18 +81,23 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     createThrottleLayer(context),
     createBreakerLayer(context),
     createTimeoutLayer(context),
-  )(transport.send);
+  )(bottom);
 
   let closed: Promise<void> | undefined;
 
   async function resilientFetch(input: string | URL | Request, init: ResilientRequestInit | undefined = undefined) {
     if (closed) throw new TypeError('resilient-fetch: this client is closed');
+    const handed = passage.getStore();
+    // A mock (or this client's own injected fetch) calling back for a pass-through: no second round
+    // of layers, and never back into the mock.
+    if (handed && (handed.mock || handed.clients.has(resilientFetch))) return passThrough(input, init, handed);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const prepare: PrepareContext = {
       resolve,
       signal: (caller, policy: ResolvedPolicy, readsStream) => {
         const total = policy.timeout.total;
-        if (total === false) return { signal: caller ?? undefined, deadline: Infinity };
+        // A body read from a stream is read under a signal: one that never aborts when nothing can.
+        if (total === false) return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
         // No caller's signal and no stream to read: the layers keep the deadline (see PreparedRequest.signal).
         if (!caller && !readsStream) return { signal: undefined, deadline: performance.now() + total };
         const controller = new AbortController();
@@ -103,10 +124,35 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     }
   }
 
+  /** A call handed back: through the mock under an installed client when there is one, else straight to the network. */
+  async function passThrough(input: string | URL | Request, init: ResilientRequestInit | undefined, handed: Passage) {
+    const mock = handed.mock ? undefined : mockedFetch();
+    if (mock) return handOver(() => mock(input, init as RequestInit), true);
+    direct ??= network();
+    const network_ = direct;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, {
+      resolve,
+      signal: (caller, policy, readsStream) => {
+        const total = policy.timeout.total;
+        if (total === false) return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
+        const controller = new AbortController();
+        timer = setTimeout(() => controller.abort(totalTimeoutError(total)), total);
+        return { signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal, deadline: performance.now() + total };
+      },
+    });
+    try {
+      return await network_.send({ request, url: request.url, signal: request.signal, number: 0, branch: 0 });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   const close = (): Promise<void> => {
     closed ??= (async () => {
       await Promise.allSettled(closers.map((closer) => closer()));
       await transport.close();
+      if (direct && direct !== transport) await direct.close();
     })();
     return closed;
   };
@@ -120,5 +166,6 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     return { hosts };
   };
 
+  registerClient(resilientFetch);
   return Object.assign(resilientFetch, { stats, close, [Symbol.asyncDispose]: close }) as ResilientFetch;
 };

@@ -97,6 +97,18 @@ export const DEFAULTS = deepFreeze({
   upstreams: [] as string[],
   /** Bound on per-host state (breakers, budgets, latency windows). */
   maxHosts: 1_000,
+  /**
+   * What `install()` changes in `defaults` unless the caller sets it: it swaps the fetch of code the
+   * user did not write (SDKs, long polls, slow model calls, big downloads), so it must never fail a
+   * call plain fetch completes. No attempt or total timeout (undici's own 300 s header and body
+   * timeouts still apply, exactly as for plain fetch; a shorter one of ours fails calls fetch
+   * completes), and no breaker (an open one rejects calls a half-healthy host would answer).
+   * Retries stay: they only ever return a later answer, and the last one when they run out.
+   */
+  install: {
+    timeout: { attempt: false, total: false },
+    breaker: false,
+  },
   /** undici's dispatch with fetch's semantics kept: faster than fetch (docs/transport.md). */
   transport: 'dispatcher' as 'dispatcher' | 'fetch',
 } as const);

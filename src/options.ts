@@ -2,6 +2,7 @@
  * Public option types. Every field is optional; `false` switches a layer off.
  * Defaults live in `defaults.ts`; merging and validation in `resolve-policy.ts`.
  */
+import type { Dispatcher } from 'undici';
 import type { ResilientEvent } from './diagnostics.js';
 
 /** A function with the WHATWG `fetch` signature, used as the transport when given. */
@@ -163,6 +164,16 @@ export type ResilientFetchOptions = {
    * @default 'dispatcher'
    */
   transport?: 'dispatcher' | 'fetch';
+  /**
+   * The undici `Dispatcher` every request goes through (instead of the client's own pool): an `Agent`
+   * with `connect` (private CA, client certificate) or `allowH2`, a `ProxyAgent`, an
+   * `EnvHttpProxyAgent`, a `MockAgent`. It stays yours: `close()` does not close it. A call's own
+   * `init.dispatcher` (or a `Request`'s) still wins. Without it, requests go through the
+   * process-wide dispatcher when `setGlobalDispatcher()` (or Node's `NODE_USE_ENV_PROXY`) set one,
+   * as Node's `fetch` does, and through the client's own pool otherwise. Not with `fetch`.
+   * @example dispatcher: new Agent({ allowH2: true, connect: { ca: readFileSync('ca.pem') } })
+   */
+  dispatcher?: Dispatcher;
   /** Policy for every host. */
   defaults?: Policy;
   /** Policies per host pattern: `'api.example.com'`, `'host:8080'`, `'*.internal'`. Most specific wins. */

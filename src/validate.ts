@@ -222,6 +222,11 @@ const TOP: Shape = {
   },
   onEvent: func,
   maxHosts: number(1, Infinity, { integer: true }),
+  dispatcher: (value, path) => {
+    if (typeof value !== 'object' || value === null || typeof (value as { dispatch?: unknown }).dispatch !== 'function') {
+      fail(path, 'an undici Dispatcher (Agent, ProxyAgent, MockAgent, ...: an object with a dispatch() method)', value);
+    }
+  },
 };
 
 /** Validates everything `createFetch` accepts; throws naming the field. */
@@ -229,5 +234,9 @@ export const validateOptions = (options: unknown): ResilientFetchOptions => {
   if (options === undefined) return {};
   if (!isPlainObject(options)) fail('options', 'an object', options);
   object(TOP)(options, '');
+  const { fetch, dispatcher } = options as ResilientFetchOptions;
+  if (fetch !== undefined && dispatcher !== undefined) {
+    throw new TypeError('dispatcher cannot be combined with fetch: the fetch option is the whole transport (give the dispatcher to that fetch)');
+  }
   return options as ResilientFetchOptions;
 };

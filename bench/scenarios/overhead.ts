@@ -2,17 +2,84 @@
  * overhead: no faults, keep-alive on 127.0.0.1, concurrency 32; requests/s and client CPU per call
  * against the bare transport, each client built once and reused, in paired runs (runPairedRounds).
  */
-import { PEERS, resilientAdapter, type AdapterFactory } from '../lib/adapters.js';
+import { createSecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
+import { TLS_CERT, TLS_KEY } from '../../test/support/tls.js';
+import { PEERS, resilientAdapter, type Adapter, type AdapterFactory } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
 import { envInt, machineCaption, resultHeader, runPairedRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { percentile } from '../lib/stats.js';
+import { createFetch } from '../../src/index.js';
 import { successRate, tagged, type Scenario } from '../lib/scenario.js';
+
+/**
+ * resilient-fetch on the process-wide dispatcher (`setGlobalDispatcher(new Agent())` before
+ * `createFetch()`). The slot is the user's only while this row's calls are in flight, so the
+ * other rows (Node's own fetch among them) run on what they would find.
+ */
+const processDispatcherAdapter = (): Adapter => {
+  const agent = new Agent();
+  const inner = resilientAdapter('resilient-fetch, process-wide dispatcher', {}, 'setGlobalDispatcher(new Agent())');
+  let inFlight = 0;
+  let previous: Dispatcher | undefined;
+  return {
+    ...inner,
+    call: async (request) => {
+      if (inFlight++ === 0) {
+        previous = getGlobalDispatcher();
+        setGlobalDispatcher(agent);
+      }
+      try {
+        return await inner.call(request);
+      } finally {
+        if (--inFlight === 0 && previous) setGlobalDispatcher(previous);
+      }
+    },
+    close: async () => {
+      await inner.close();
+      await agent.close();
+    },
+  };
+};
+
+/**
+ * resilient-fetch with `dispatcher: new Agent({ allowH2: true })` against an HTTP/2 TLS server. The
+ * bench server speaks HTTP/1.1 only, so this row's server runs in the client's process: its CPU
+ * counts as the client's, and its deliveries are not in the bench server's counts.
+ */
+const http2Adapter = (): Adapter => {
+  const server = createSecureServer({ key: TLS_KEY, cert: TLS_CERT, allowHTTP1: false }, (_req, res) => res.end('ok'));
+  const listening = new Promise<string>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`https://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
+  const agent = new Agent({ allowH2: true, connect: { ca: TLS_CERT } });
+  const client = createFetch({ dispatcher: agent, defaults: { retry: { limit: 3, backoff: { base: 10, max: 100 } }, timeout: { attempt: 2_000, total: 30_000 } } });
+  return {
+    name: 'resilient-fetch, HTTP/2 (allowH2)',
+    settings: 'resilient-fetch: dispatcher new Agent({ allowH2: true }), HTTP/2 TLS server in the client process',
+    call: async (request) => {
+      const origin = await listening;
+      const url = new URL(request.url);
+      const res = await client(origin + url.pathname + url.search, { method: request.method, headers: request.headers });
+      await res.arrayBuffer();
+      return res.status;
+    },
+    close: async () => {
+      await client.close();
+      await agent.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+};
 
 /** The rows, in table order: the bare transport first. */
 const overheadFactories = (): AdapterFactory[] => [
   ...PEERS,
   () => resilientAdapter('resilient-fetch'),
+  processDispatcherAdapter,
+  http2Adapter,
   () => resilientAdapter("resilient-fetch transport 'fetch'", {}, '', { transport: 'fetch' }),
   () => resilientAdapter('resilient-fetch hedge 20 ms', { hedge: { delay: 20 } }, 'hedge { delay: 20 }'),
 ];

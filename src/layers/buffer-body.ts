@@ -124,6 +124,13 @@ const quickBody = (body: unknown): { bytes: Uint8Array<ArrayBuffer> | Blob; type
   return undefined;
 };
 
+let dispatcherKey: symbol | undefined;
+/** The dispatcher a `Request` was constructed with (Node's fetch extension), if any. */
+const requestDispatcher = (request: Request): unknown => {
+  dispatcherKey ??= Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'dispatcher');
+  return dispatcherKey && (request as unknown as Record<symbol, unknown>)[dispatcherKey];
+};
+
 export type RequestInitWithPolicy = RequestInit & { policy?: Policy; dispatcher?: unknown };
 
 export type PrepareContext = {
@@ -188,7 +195,9 @@ export const prepareRequest = async (
       const value = isRequest ? (request as unknown as Record<string, unknown>)[key] : init?.[key as keyof RequestInit];
       if (value !== undefined) passThrough[key] = value;
     }
-    if (dispatcher !== undefined) passThrough.dispatcher = dispatcher;
+    // A Request built with a dispatcher keeps it under undici's `Symbol('dispatcher')`.
+    const own = dispatcher ?? (isRequest ? requestDispatcher(request) : undefined);
+    if (own !== undefined) passThrough.dispatcher = own;
   }
 
   const policy = context.resolve(url, init?.policy);

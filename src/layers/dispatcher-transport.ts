@@ -8,7 +8,9 @@
  */
 import type { Transform } from 'node:stream';
 import { pipeline, Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, Dispatcher } from 'undici';
+import { toLegacyHandler } from '../internal/legacy-handler.js';
+import { processDispatcher } from '../internal/process-net.js';
 import { decodersFor } from './decompress.js';
 import type { Attempt, Send } from './layer.js';
 import { nextHop, REDIRECT_STATUS, type Hop } from './redirect.js';
@@ -118,7 +120,7 @@ const toBytes = (chunk: Buffer): Uint8Array => new Uint8Array(chunk.buffer, chun
  * the function that ends this hop with a reason (the attempt's timeout calls it).
  */
 const dispatchHop = (
-  agent: Dispatcher,
+  { dispatcher: agent, legacy }: Route,
   hop: Hop,
   signal: AbortSignal | undefined,
   redirectMode: string,
@@ -265,7 +267,7 @@ const dispatchHop = (
           headers: wireHeaders(hop),
           body: hop.body instanceof Blob ? webStream(hop.body.stream()) : (hop.body ?? webStream(hop.stream)),
         },
-        handler,
+        legacy ? toLegacyHandler(handler) : handler,
       );
     } catch (error) {
       fail(fetchFailed(error));
@@ -274,9 +276,10 @@ const dispatchHop = (
 
 /** Sends one attempt, following redirects as fetch does; `Attempt.timeout` spans every hop. */
 const sendOnAgent =
-  (agent: Dispatcher, reference: Send): Send =>
+  (choose: () => Route, reference: Send): Send =>
   async (attempt) => {
     if (needsReference(attempt)) return reference(attempt);
+    const route = choose();
     const { request, signal, timeout } = attempt;
     signal?.throwIfAborted();
     // The attempt's timeout is a timer here, not an AbortSignal: it ends the hop in flight directly.
@@ -300,7 +303,7 @@ const sendOnAgent =
     try {
       for (;;) {
         if (expired) throw expired.reason;
-        const outcome = await dispatchHop(agent, hop, signal, redirectMode, (fail) => (stop = fail));
+        const outcome = await dispatchHop(route, hop, signal, redirectMode, (fail) => (stop = fail));
         stop = undefined; // past this hop's headers: its body is never the timeout's to end
         if ('response' in outcome) return outcome.response;
         const { status, location } = outcome.redirect;
@@ -316,8 +319,40 @@ const sendOnAgent =
     }
   };
 
-/** The fast transport on its own keep-alive `Agent`; the reference transport shares that Agent. */
-export const createDispatcherTransport = (agentOptions: Agent.Options = {}): Transport => {
+/** Where an attempt is dispatched; `legacy` when the dispatcher may be another undici's (undici 6 speaks only the legacy handler API). */
+export type Route = { readonly dispatcher: Dispatcher; readonly legacy: boolean };
+
+/**
+ * Chooses the dispatcher per attempt, as Node's fetch would: the client's `dispatcher` option, else
+ * the process-wide dispatcher when the user or Node's env proxy support set one (read per call, so
+ * set-up order does not matter), else the client's own pool. A caller's `init.dispatcher` goes to
+ * the reference transport before this is asked.
+ */
+export const chooseDispatcher = (own: Agent, option?: Dispatcher): (() => Route) => {
+  const ownRoute: Route = { dispatcher: own, legacy: false };
+  if (option) {
+    const route: Route = { dispatcher: option, legacy: !(option instanceof Dispatcher) };
+    return () => route;
+  }
+  let seen: Dispatcher | undefined;
+  let seenRoute = ownRoute;
+  return () => {
+    const global = processDispatcher();
+    if (global === undefined) return ownRoute;
+    if (global !== seen) {
+      seen = global;
+      seenRoute = { dispatcher: global, legacy: !(global instanceof Dispatcher) };
+    }
+    return seenRoute;
+  };
+};
+
+/**
+ * The fast transport on its own keep-alive `Agent` (or the `dispatcher` given, which stays the
+ * caller's: `close()` leaves it open); the reference transport chooses the same dispatcher.
+ */
+export const createDispatcherTransport = (agentOptions: Agent.Options = {}, dispatcher?: Dispatcher): Transport => {
   const agent = new Agent(agentOptions);
-  return { send: sendOnAgent(agent, fetchOnAgent(agent)), close: () => closeAgent(agent) };
+  const choose = chooseDispatcher(agent, dispatcher);
+  return { send: sendOnAgent(choose, fetchOnAgent(() => choose().dispatcher)), close: () => closeAgent(agent) };
 };

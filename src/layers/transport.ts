@@ -52,11 +52,11 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
 };
 
 /** undici's `fetch` on `agent`, re-wrapped into a global `Response`: the reference `Send`. */
-export const fetchOnAgent = (agent: Dispatcher): Send =>
+export const fetchOnAgent = (agent: Dispatcher | (() => Dispatcher)): Send =>
   signalTimeout(async (attempt) => {
     const init = initFor(attempt, false);
     // A caller's own dispatcher wins over ours (Node's fetch extension).
-    init.dispatcher ??= agent;
+    init.dispatcher ??= typeof agent === 'function' ? agent() : agent;
     // Note: undici's fetch tees a streamed request body to replay it on a redirect unless redirect is
     // 'error', so it holds a whole streamed upload in memory (nodejs/undici#4058). This transport keeps
     // fetch's semantics exactly; the dispatcher transport (the default) follows redirects without the copy.
@@ -89,14 +89,20 @@ export const closeAgent = async (agent: Agent, graceMs = CLOSE_GRACE_MS): Promis
   else await agent.close();
 };
 
-/** undici's `fetch` on the client's own keep-alive `Agent`. */
-export const createUndiciTransport = (agentOptions: Agent.Options = {}): Transport => {
+/**
+ * undici's `fetch` on the client's own keep-alive `Agent`, or on the `dispatcher` chosen per call
+ * (the client's option, else a process-wide one the user set; see `chooseDispatcher`).
+ */
+export const createUndiciTransport = (agentOptions: Agent.Options = {}, choose?: (own: Agent) => () => Dispatcher): Transport => {
   const agent = new Agent(agentOptions);
-  return { send: fetchOnAgent(agent), close: () => closeAgent(agent) };
+  return { send: fetchOnAgent(choose ? choose(agent) : agent), close: () => closeAgent(agent) };
 };
+
+/** A `Send` calling `call` as fetch is called: a URL string and an init holding a fresh copy of the body. */
+export const sendThrough = (call: FetchLike): Send => signalTimeout((attempt) => call(attempt.url.href, initFor(attempt, true)));
 
 /** A user-supplied `fetch`, called with a URL string and an init holding a fresh copy of the body. */
 export const createInjectedTransport = (fetch: FetchLike): Transport => ({
-  send: signalTimeout((attempt) => fetch(attempt.url.href, initFor(attempt, true))),
+  send: sendThrough(fetch),
   close: async () => {},
 });
