@@ -69,7 +69,8 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
 
   let closed: Promise<void> | undefined;
 
-  async function resilientFetch(input: string | URL | Request, init: ResilientRequestInit | undefined = undefined) {
+  // Named `fetch`, with `init` defaulted so `length` is 1: code that inspects the function sees fetch's.
+  async function fetch(input: string | URL | Request, init: ResilientRequestInit | undefined = undefined) {
     if (closed) throw new TypeError('resilient-fetch: this client is closed');
     let timer: ReturnType<typeof setTimeout> | undefined;
     const prepare: PrepareContext = {
@@ -120,5 +121,5 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     return { hosts };
   };
 
-  return Object.assign(resilientFetch, { stats, close, [Symbol.asyncDispose]: close }) as ResilientFetch;
+  return Object.assign(fetch, { stats, close, [Symbol.asyncDispose]: close }) as ResilientFetch;
 };

@@ -14,6 +14,13 @@ export interface PreparedRequest {
   readonly method: string;
   /** Header pairs in order, names lower-cased, `content-type` of the body included. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** The caller's spelling of header names that are not lower-case (lower-cased name → name): fetch sends them so. */
+  readonly headerSpelling?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The caller's body was a stream (length unknown): its buffered bytes go out with
+   * `transfer-encoding: chunked`, as fetch sends a stream, and a 307/308 cannot resend it.
+   */
+  readonly chunked?: boolean;
   /** The body's bytes, read once; `null` when there is no body or it was too large (see `stream`). */
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** A body larger than `maxBufferBytes`: sent once, as a stream, never replayed. */
