@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 const PROCESS_TESTS = ['test/integration/{cli,examples}.test.ts'];
 const TRANSPORT_AGNOSTIC = [
   'test/integration/fetch-semantics.test.ts',
+  'test/integration/fetch-parity.test.ts',
   'test/integration/dispatcher-https.test.ts',
   'test/integration/process.test.ts',
   'test/integration/call-cost.test.ts',

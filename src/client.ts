@@ -69,7 +69,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     return mock ? handOver(() => mock(input, init), true) : Promise.reject(new Error('resilient-fetch: the mock went away'));
   });
   const bottom: typeof transport.send = valid.fetch
-    ? (attempt) => handOver(() => transport.send(attempt), false, resilientFetch)
+    ? (attempt) => handOver(() => transport.send(attempt), false, fetch)
     : valid.dispatcher
       ? transport.send
       : (attempt) => (passage.getStore() === undefined && mockedFetch() ? throughMock(attempt) : transport.send(attempt));
@@ -85,12 +85,13 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
 
   let closed: Promise<void> | undefined;
 
-  async function resilientFetch(input: string | URL | Request, init: ResilientRequestInit | undefined = undefined) {
+  // Named `fetch`, with `init` defaulted so `length` is 1: code that inspects the function sees fetch's.
+  async function fetch(input: string | URL | Request, init: ResilientRequestInit | undefined = undefined) {
     if (closed) throw new TypeError('resilient-fetch: this client is closed');
     const handed = passage.getStore();
     // A mock (or this client's own injected fetch) calling back for a pass-through: no second round
     // of layers, and never back into the mock.
-    if (handed && (handed.mock || handed.clients.has(resilientFetch))) return passThrough(input, init, handed);
+    if (handed && (handed.mock || handed.clients.has(fetch))) return passThrough(input, init, handed);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const prepare: PrepareContext = {
       resolve,
@@ -166,6 +167,6 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     return { hosts };
   };
 
-  registerClient(resilientFetch);
-  return Object.assign(resilientFetch, { stats, close, [Symbol.asyncDispose]: close }) as ResilientFetch;
+  registerClient(fetch);
+  return Object.assign(fetch, { stats, close, [Symbol.asyncDispose]: close }) as ResilientFetch;
 };

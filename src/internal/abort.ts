@@ -27,3 +27,34 @@ export const linkedController = (parent: AbortSignal | undefined, callerInvolved
     release: () => parent.removeEventListener('abort', follow),
   };
 };
+
+/**
+ * One `abort` listener per signal, however many calls in flight watch it: a caller's signal shared
+ * by many concurrent calls would otherwise carry one listener per call (MaxListenersExceededWarning
+ * past 10). `onAbort` adds `callback`; `offAbort` removes it, and the listener with the last one.
+ */
+type FanOut = { readonly callbacks: Set<() => void>; readonly listener: () => void };
+const fanOuts = new WeakMap<AbortSignal, FanOut>();
+
+export const onAbort = (signal: AbortSignal, callback: () => void): void => {
+  let fan = fanOuts.get(signal);
+  if (!fan) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      fanOuts.delete(signal);
+      for (const run of callbacks) run();
+      callbacks.clear();
+    };
+    fan = { callbacks, listener };
+    fanOuts.set(signal, fan);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  fan.callbacks.add(callback);
+};
+
+export const offAbort = (signal: AbortSignal, callback: () => void): void => {
+  const fan = fanOuts.get(signal);
+  if (!fan || !fan.callbacks.delete(callback) || fan.callbacks.size > 0) return;
+  fanOuts.delete(signal);
+  signal.removeEventListener('abort', fan.listener);
+};

@@ -38,7 +38,42 @@ const headerPairs = (headers: Headers): Array<readonly [string, string]> => {
   return pairs;
 };
 
+/** fetch's message for a URL it cannot parse (the URL parser's error kept as `cause`). */
+const parseUrl = (input: string | URL): URL => {
+  try {
+    return new URL(input);
+  } catch (cause) {
+    throw new TypeError(`Failed to parse URL from ${String(input)}`, { cause });
+  }
+};
+
+/**
+ * Header names as the caller spelled them (first spelling of each name wins, as in fetch's header
+ * list), keyed by the lower-cased name; undefined when every name is lower-case already. Fetch
+ * sends names in the caller's case. A `Headers` object hides its spelling (it iterates lower-cased):
+ * such names go out lower-cased.
+ */
+const headerSpelling = (init: unknown): Record<string, string> | undefined => {
+  if (typeof init !== 'object' || init === null || init instanceof Headers) return undefined;
+  const names = Array.isArray(init) ? init.map((pair) => String((pair as unknown[])[0])) : Object.keys(init);
+  let spelling: Record<string, string> | undefined;
+  let lowerFirst: Set<string> | undefined; // names first written lower-case keep that spelling
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (lower === name) (lowerFirst ??= new Set()).add(lower);
+    else if (!lowerFirst?.has(lower) && spelling?.[lower] === undefined) {
+      (spelling ??= Object.create(null) as Record<string, string>)[lower] = name;
+    }
+  }
+  return spelling;
+};
+
+/** A body fetch sends with `transfer-encoding: chunked`: a stream or an async iterable, length unknown. */
+const isStreamBody = (body: unknown): boolean =>
+  typeof body === 'object' && body !== null && Symbol.asyncIterator in body;
+
 type Body = { bytes: Uint8Array<ArrayBuffer> | Blob | null; stream: ReadableStream<Uint8Array> | null };
+
 
 /**
  * Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest.
@@ -49,7 +84,9 @@ const readBody = async (stream: ReadableStream<Uint8Array>, max: number, signal:
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener('abort', onAbort, { once: true });
+  // Already aborted: fetch cancels the body with the reason and sends nothing.
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await readChunks(reader, chunks, max, signal);
   } finally {
@@ -66,8 +103,16 @@ const readChunks = async (
   let total = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (cause) {
+      signal?.throwIfAborted();
+      // The source failed: fetch rejects with its network error, the source's error as cause.
+      throw new TypeError('fetch failed', { cause });
+    }
     signal?.throwIfAborted();
+    const { done, value } = next;
     if (done) break;
     chunks.push(value);
     total += value.byteLength;
@@ -162,9 +207,11 @@ export const prepareRequest = async (
   let callerSignal: AbortSignal | null | undefined = init?.signal;
   let source: ReadableStream<Uint8Array> | null = null;
   let quick: ReturnType<typeof quickBody>;
+  const spelling = init?.headers === undefined ? undefined : headerSpelling(init.headers);
+  const chunked = isStreamBody(init?.body);
 
   if (!isRequest && (init?.body === undefined || init.body === null || (quick = quickBody(init.body)))) {
-    url = new URL(input);
+    url = parseUrl(input as string | URL);
     if (url.username || url.password) {
       throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${url.origin}`);
     }
@@ -215,6 +262,8 @@ export const prepareRequest = async (
     url,
     method,
     headers: headers ? headerPairs(headers) : [],
+    headerSpelling: spelling,
+    chunked: chunked && body.bytes !== null,
     body: body.bytes,
     stream: body.stream,
     replayable: body.stream === null && !oversized,

@@ -9,8 +9,10 @@
 import type { Transform } from 'node:stream';
 import { pipeline, Readable } from 'node:stream';
 import { Agent, Dispatcher } from 'undici';
+import { offAbort, onAbort as watchAbort } from '../internal/abort.js';
 import { toLegacyHandler } from '../internal/legacy-handler.js';
 import { processDispatcher } from '../internal/process-net.js';
+import { asFetchResponse } from '../internal/response.js';
 import { decodersFor } from './decompress.js';
 import type { Attempt, Send } from './layer.js';
 import { nextHop, REDIRECT_STATUS, type Hop } from './redirect.js';
@@ -54,10 +56,13 @@ const requestHeaders = (headers: ReadonlyArray<readonly [string, string]>): Arra
   return list;
 };
 
-/** Flat `[name, value, ...]` for one hop, with what undici's fetch adds per hop ("HTTP-network-or-cache fetch"). */
-const wireHeaders = (hop: Hop): string[] => {
+/**
+ * Flat `[name, value, ...]` for one hop, with what undici's fetch adds per hop ("HTTP-network-or-cache
+ * fetch"); the caller's names in the caller's spelling, as fetch sends them.
+ */
+const wireHeaders = (hop: Hop, spelling: Readonly<Record<string, string>> | undefined): string[] => {
   const flat: string[] = [];
-  for (const [name, value] of hop.headers) if (name !== 'host') flat.push(name, value);
+  for (const [name, value] of hop.headers) if (name !== 'host') flat.push(spelling?.[name] ?? name, value);
   flat.push('sec-fetch-mode', 'cors');
   if (!has(hop.headers, 'user-agent')) flat.push('user-agent', USER_AGENT);
   if (CONDITIONAL.some((name) => has(hop.headers, name))) {
@@ -68,20 +73,69 @@ const wireHeaders = (hop: Hop): string[] => {
   else if (!has(hop.headers, 'accept-encoding')) {
     flat.push('accept-encoding', hop.url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate');
   }
-  if (!has(hop.headers, 'content-length')) {
+  // A caller's stream goes out chunked, as fetch sends it (its bytes are buffered for replay only).
+  if (!has(hop.headers, 'content-length') && !hop.chunked) {
     if (hop.body) flat.push('content-length', String(hop.body instanceof Blob ? hop.body.size : hop.body.byteLength));
     else if (!hop.stream && (hop.method === 'POST' || hop.method === 'PUT')) flat.push('content-length', '0');
   }
   return flat;
 };
 
-/** Response URLs exclude the fragment (an empty `#` included). */
-const withoutFragment = (href: string): string => {
-  const hash = href.indexOf('#');
-  return hash < 0 ? href : href.slice(0, hash);
+const fetchFailed = (cause: unknown) => new TypeError('fetch failed', { cause });
+
+/**
+ * What undici's fetch hands `performance.markResourceTiming` (its "fetch timing info"), filled
+ * once per attempt: the same `PerformanceResourceTiming` entry Node's fetch records, at the end of
+ * the body. Times are `performance.now()` values; no connection timing (undici's Dispatcher API does
+ * not report it per request).
+ */
+type TimingInfo = {
+  startTime: number;
+  redirectStartTime: number;
+  redirectEndTime: number;
+  postRedirectStartTime: number;
+  finalServiceWorkerStartTime: number;
+  finalNetworkRequestStartTime: number;
+  finalNetworkResponseStartTime: number;
+  endTime: number;
+  encodedBodySize: number;
+  decodedBodySize: number;
+  finalConnectionTimingInfo: null;
 };
 
-const fetchFailed = (cause: unknown) => new TypeError('fetch failed', { cause });
+type Timing = { readonly url: string; readonly info: TimingInfo; status: number };
+
+const markResourceTiming = (performance as unknown as { markResourceTiming?: (...args: unknown[]) => unknown }).markResourceTiming;
+
+const startTiming = (url: string): Timing => {
+  const now = performance.now();
+  return {
+    url,
+    status: 0,
+    info: {
+      startTime: now,
+      redirectStartTime: 0,
+      redirectEndTime: 0,
+      postRedirectStartTime: now,
+      finalServiceWorkerStartTime: 0,
+      finalNetworkRequestStartTime: now,
+      finalNetworkResponseStartTime: 0,
+      endTime: 0,
+      encodedBodySize: 0,
+      decodedBodySize: 0,
+      finalConnectionTimingInfo: null,
+    },
+  };
+};
+
+/** Records the entry, as undici's fetch does when the response body is done. */
+const endTiming = (timing: Timing): void => {
+  if (!markResourceTiming) return;
+  const { info } = timing;
+  info.endTime = performance.now();
+  const body = { encodedBodySize: info.encodedBodySize, decodedBodySize: info.decodedBodySize };
+  markResourceTiming.call(performance, info, timing.url, 'fetch', globalThis, '', body, timing.status);
+};
 
 /** Response header pairs from undici's raw headers, every `set-cookie` kept. */
 const headerPairs = (controller: Dispatcher.DispatchController, parsed: Record<string, unknown>): string[][] => {
@@ -125,6 +179,8 @@ const dispatchHop = (
   signal: AbortSignal | undefined,
   redirectMode: string,
   onStop: (stop: (reason: unknown) => void) => void,
+  spelling: Readonly<Record<string, string>> | undefined,
+  timing: Timing,
 ): Promise<Outcome> =>
   new Promise<Outcome>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
@@ -134,7 +190,12 @@ const dispatchHop = (
     let finished = false; // nothing more to deliver to the caller
     const finish = () => {
       finished = true;
-      signal?.removeEventListener('abort', onAbort);
+      if (signal) offAbort(signal, onAbort);
+    };
+    /** The body is done: the caller has every byte (fetch's "process response end-of-body"). */
+    const complete = () => {
+      finish();
+      endTiming(timing);
     };
     const fail = (error: unknown) => {
       if (finished) return;
@@ -145,12 +206,12 @@ const dispatchHop = (
       if (controller && !controller.aborted) controller.abort(error instanceof Error ? error : new Error(String(error)));
     };
     const onAbort = () => fail(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal && !signal.aborted) watchAbort(signal, onAbort);
     onStop(fail);
 
     const startBody = (status: number, pairs: string[][]): ReadableStream<Uint8Array> | null => {
       if (hop.method === 'HEAD' || NULL_BODY_STATUS.has(status)) {
-        finish();
+        complete();
         return null;
       }
       decoders = decodersFor(headerValue(pairs, 'content-encoding'));
@@ -166,12 +227,13 @@ const dispatchHop = (
             head.on('drain', () => controller?.resume());
             tail.on('data', (chunk: Buffer) => {
               if (finished || chunk.length === 0) return;
+              timing.info.decodedBodySize += chunk.length;
               stream.enqueue(toBytes(chunk));
               if ((stream.desiredSize ?? 1) <= 0) tail.pause();
             });
             tail.on('end', () => {
               if (finished) return;
-              finish();
+              complete();
               stream.close();
             });
           },
@@ -198,6 +260,10 @@ const dispatchHop = (
       },
       onResponseStart: (dispatch, status, parsed, statusText = '') => {
         if (finished || status < 200) return;
+        // undici's fetch implements no proxy authentication: a 407 is a network error.
+        if (status === 407) return fail(fetchFailed(new Error('proxy authentication required')));
+        timing.status = status;
+        timing.info.finalNetworkResponseStartTime = performance.now();
         const pairs = headerPairs(dispatch, parsed as Record<string, unknown>);
         if (REDIRECT_STATUS.has(status) && redirectMode !== 'manual') {
           const location = headerValue(pairs, 'location');
@@ -219,19 +285,16 @@ const dispatchHop = (
           return;
         }
         started = true;
-        Object.defineProperties(response, {
-          url: { value: withoutFragment(hop.url.href), enumerable: true },
-          redirected: { value: hop.count > 0, enumerable: true },
-          type: { value: 'basic', enumerable: true },
-        });
-        resolve({ response });
+        resolve({ response: asFetchResponse(response, hop.url, hop.count > 0, 'basic') });
       },
       onResponseData: (dispatch, chunk) => {
         // undici's parser reports an empty body span when it is resumed with nothing new to parse.
         // Queued, it would take a slot of the chunk-counted queue and pause the parser again with
         // no byte delivered: every later read gets an empty chunk and the body never moves on.
         if (finished || !body || chunk.length === 0) return;
+        timing.info.encodedBodySize += chunk.length;
         const head = decoders[0];
+        if (!head) timing.info.decodedBodySize += chunk.length;
         if (head) {
           if (!head.write(chunk)) dispatch.pause();
           return;
@@ -244,7 +307,7 @@ const dispatchHop = (
         const head = decoders[0];
         if (head) head.end();
         else {
-          finish();
+          complete();
           body?.close();
         }
       },
@@ -264,8 +327,15 @@ const dispatchHop = (
           origin: hop.url.origin,
           path,
           method: hop.method,
-          headers: wireHeaders(hop),
-          body: hop.body instanceof Blob ? webStream(hop.body.stream()) : (hop.body ?? webStream(hop.stream)),
+          headers: wireHeaders(hop, spelling),
+          // An iterable has no known length: undici sends it chunked, as fetch sends a stream
+          // (undici's dispatch takes any iterable body; its types list only a few).
+          body:
+            hop.body && hop.chunked
+              ? ([hop.body] as unknown as Readable)
+              : hop.body instanceof Blob
+                ? webStream(hop.body.stream())
+                : (hop.body ?? webStream(hop.stream)),
         },
         legacy ? toLegacyHandler(handler) : handler,
       );
@@ -298,12 +368,14 @@ const sendOnAgent =
       headers: requestHeaders(request.headers),
       body: request.body,
       stream: request.stream,
+      chunked: request.chunked === true,
       count: 0,
     };
+    const timing = startTiming(attempt.url.href);
     try {
       for (;;) {
         if (expired) throw expired.reason;
-        const outcome = await dispatchHop(route, hop, signal, redirectMode, (fail) => (stop = fail));
+        const outcome = await dispatchHop(route, hop, signal, redirectMode, (fail) => (stop = fail), request.headerSpelling, timing);
         stop = undefined; // past this hop's headers: its body is never the timeout's to end
         if ('response' in outcome) return outcome.response;
         const { status, location } = outcome.redirect;

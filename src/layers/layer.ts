@@ -14,6 +14,13 @@ export interface PreparedRequest {
   readonly method: string;
   /** Header pairs in order, names lower-cased, `content-type` of the body included. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** The caller's spelling of header names that are not lower-case (lower-cased name → name): fetch sends them so. */
+  readonly headerSpelling?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The caller's body was a stream (length unknown): its buffered bytes go out with
+   * `transfer-encoding: chunked`, as fetch sends a stream, and a 307/308 cannot resend it.
+   */
+  readonly chunked?: boolean;
   /**
    * The body's bytes, read once. Over `maxBufferBytes` with a known length (a string, bytes, a
    * Blob): those bytes or the caller's Blob, sent on one attempt only (`replayable` false) with its

@@ -25,6 +25,8 @@ export type Hop = {
   readonly body: Uint8Array | Blob | null;
   /** A stream body that can be sent once only (larger than `maxBufferBytes`). */
   readonly stream: ReadableStream<Uint8Array> | null;
+  /** `body` came from a caller's stream: sent chunked, and not resent on a 307/308 (fetch cannot). */
+  readonly chunked: boolean;
   /** Redirects followed so far. */
   readonly count: number;
 };
@@ -34,7 +36,13 @@ export type Hop = {
  * whose message is undici's) where fetch fails: bad location, non-HTTP(S) scheme, too many
  * redirects, a body that cannot be sent again.
  */
+/** Control characters and bytes above 0x7E: not an encoded URL (undici's `isValidEncodedURL`). */
+const NOT_ENCODED = /[^\x20-\x7e]/;
+
 export const nextHop = (hop: Hop, status: number, location: string): Hop => {
+  // A header value holds the bytes as latin1 characters; fetch reads a Location that is not plain
+  // ASCII as UTF-8 bytes (undici's `normalizeBinaryStringToUtf8`) before parsing it.
+  if (NOT_ENCODED.test(location)) location = Buffer.from(location, 'latin1').toString('utf8');
   const url = new URL(location, hop.url);
   // A Location without a fragment inherits the request's (Fetch: "location URL").
   if (!location.includes('#') && hop.url.hash) url.hash = hop.url.hash;
@@ -44,15 +52,16 @@ export const nextHop = (hop: Hop, status: number, location: string): Hop => {
   if ((url.username || url.password) && !sameOrigin) {
     throw new Error('cross origin not allowed for request mode "cors"');
   }
-  if (status !== 303 && hop.stream !== null) throw new Error('the request body is a stream and cannot be sent again');
+  if (status !== 303 && (hop.stream !== null || hop.chunked)) throw new Error('the request body is a stream and cannot be sent again');
 
-  let { method, body } = hop;
+  let { method, body, chunked } = hop;
   let headers = hop.headers;
   if (((status === 301 || status === 302) && method === 'POST') || (status === 303 && method !== 'GET' && method !== 'HEAD')) {
     method = 'GET';
     body = null;
+    chunked = false;
     headers = headers.filter(([name]) => !BODY_HEADERS.includes(name));
   }
   if (!sameOrigin) headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.includes(name));
-  return { url, method, headers, body, stream: method === 'GET' ? null : hop.stream, count: hop.count + 1 };
+  return { url, method, headers, body, stream: method === 'GET' ? null : hop.stream, chunked, count: hop.count + 1 };
 };

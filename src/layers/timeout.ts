@@ -57,7 +57,13 @@ export const createTimeoutLayer =
 export const signalTimeout =
   (send: Send): Send =>
   async (attempt) => {
-    if (!attempt.timeout) return send(attempt);
+    if (!attempt.timeout) {
+      // fetch adds an abort listener per call to the signal it is given, kept until the request is
+      // collected: a caller's signal shared by many calls would collect one per call. A dependent
+      // signal takes them instead (AbortSignal.any links without a listener on the caller's).
+      if (attempt.signal && attempt.request.callerSignal) return send({ ...attempt, signal: AbortSignal.any([attempt.signal]) });
+      return send(attempt);
+    }
     const { timeout, ...rest } = attempt;
     const linked = linkedController(attempt.signal, attempt.request.callerSignal === true);
     const timer = setTimeout(() => linked.abort(timeout.reason()), timeout.ms);

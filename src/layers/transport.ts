@@ -4,6 +4,7 @@
  * the global one). A user-supplied `fetch` (msw, a test double, instrumentation) is called as given.
  */
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
+import { asFetchResponse } from '../internal/response.js';
 import type { FetchLike } from '../options.js';
 import type { Attempt, Send } from './layer.js';
 import { signalTimeout } from './timeout.js';
@@ -31,24 +32,33 @@ export const toGlobalResponse = (response: {
     statusText: response.statusText,
     headers: response.headers as HeadersInit,
   });
-  Object.defineProperties(wrapped, {
-    url: { value: response.url, enumerable: true },
-    redirected: { value: response.redirected, enumerable: true },
-    type: { value: response.type, enumerable: true },
-  });
-  return wrapped;
+  return asFetchResponse(wrapped, response.url === '' ? null : new URL(response.url), response.redirected, response.type);
 };
+
+/** A fresh one-chunk stream of `bytes`: fetch sends a stream body chunked, with no content-length. */
+const streamOf = (bytes: Uint8Array): ReadableStream<Uint8Array> =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 
 const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<string, unknown> => {
   const { request } = attempt;
-  const body = request.stream ?? (request.body && copyBody ? request.body.slice() : request.body);
-  return {
-    ...request.init,
-    method: request.method,
-    headers: request.headers as Array<[string, string]>,
-    body,
-    signal: attempt.signal ?? null,
-  };
+  let body: BodyInit | null = request.stream ?? (request.body && copyBody ? request.body.slice() : request.body);
+  const init: RequestInit & Record<string, unknown> = { ...request.init };
+  if (request.chunked && request.body instanceof Uint8Array) {
+    body = streamOf(copyBody ? request.body.slice() : request.body);
+    init.duplex = 'half';
+  }
+  const spelling = request.headerSpelling;
+  init.method = request.method;
+  // The caller's spelling of header names: fetch sends them so.
+  init.headers = (spelling ? request.headers.map(([name, value]) => [spelling[name] ?? name, value]) : request.headers) as Array<[string, string]>;
+  init.body = body;
+  init.signal = attempt.signal ?? null;
+  return init;
 };
 
 /** undici's `fetch` on `agent`, re-wrapped into a global `Response`: the reference `Send`. */

@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { ResilientEvent } from '../../src/diagnostics.js';
 import { HostRegistry } from '../../src/host-state.js';
+import { DRAIN_MAX_BYTES } from '../../src/internal/delay.js';
 import {
   createHedgeLayer,
   hedgeDelay,
@@ -45,7 +46,7 @@ const stubNext = (options: { ignoreAbort?: boolean } = {}) => {
   return { calls, next };
 };
 
-/** A response whose body records being cancelled. */
+/** A response whose body records being cancelled: large by its content-length, so a discard cancels it (a small one is drained). */
 const tracked = (status = 200) => {
   const state = { cancelled: false };
   const body = new ReadableStream<Uint8Array>({
@@ -53,7 +54,7 @@ const tracked = (status = 200) => {
       state.cancelled = true;
     },
   });
-  return { response: new Response(body, { status }), state };
+  return { response: new Response(body, { status, headers: { 'content-length': String(DRAIN_MAX_BYTES + 1) } }), state };
 };
 
 type RequestInit = {

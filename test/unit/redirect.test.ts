@@ -15,6 +15,7 @@ const hop = (overrides: Partial<Hop> = {}): Hop => ({
   ],
   body: new Uint8Array([123, 125]),
   stream: null,
+  chunked: false,
   count: 0,
   ...overrides,
 });
@@ -67,6 +68,19 @@ describe('nextHop', () => {
     const stream = new ReadableStream<Uint8Array>();
     expect(() => nextHop(hop({ body: null, stream }), 307, '/n')).toThrow('cannot be sent again');
     expect(nextHop(hop({ body: null, stream }), 303, '/n').stream).toBeNull();
+  });
+
+  test('a buffered stream body (chunked) is not resent on a 307/308, and a 303 drops it', () => {
+    expect(() => nextHop(hop({ chunked: true }), 307, '/n')).toThrow('cannot be sent again');
+    expect(() => nextHop(hop({ chunked: true }), 308, '/n')).toThrow('cannot be sent again');
+    expect(nextHop(hop({ chunked: true }), 303, '/n')).toMatchObject({ method: 'GET', body: null, chunked: false });
+  });
+
+  test('a Location that is not plain ASCII is read as UTF-8 bytes, as fetch reads it', () => {
+    const latin1 = Buffer.from('/안녕?q=é', 'utf8').toString('latin1');
+    const { pathname, search } = nextHop(hop(), 302, latin1).url;
+    expect(pathname + search).toBe('/%EC%95%88%EB%85%95?q=%C3%A9');
+    expect(nextHop(hop(), 302, '/plain%20ascii').url.pathname).toBe('/plain%20ascii');
   });
 
   test('follows the 20th redirect', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFetch, type ResilientEvent } from '../../src/index.js';
+import { DRAIN_MAX_BYTES } from '../../src/internal/delay.js';
 
 const scripted = (...statuses: number[]) => {
   const calls: string[] = [];
@@ -74,13 +75,13 @@ describe('retry layer (fake timers, stub transport)', () => {
     await client.close();
   });
 
-  it('discarded responses have their bodies cancelled', async () => {
+  it('discarded responses larger than DRAIN_MAX_BYTES have their bodies cancelled', async () => {
     const cancelled: number[] = [];
     let n = 0;
     const fetch = vi.fn(async () => {
       const index = n++;
       const body = new ReadableStream({ cancel: () => void cancelled.push(index) });
-      return new Response(body, { status: index < 2 ? 503 : 200 });
+      return new Response(body, { status: index < 2 ? 503 : 200, headers: { 'content-length': String(DRAIN_MAX_BYTES + 1) } });
     });
     const client = createFetch({ fetch, defaults: { retry: { backoff: () => 0 } } });
     const res = await client('http://a.test/');
