@@ -142,9 +142,13 @@ describe('issue-15: what an injected fetch throws is retried only when it is a n
 });
 
 describe('issue-15: a throwing hook still releases the discarded response', () => {
+  // Larger than what a discard drains, so releasing it means cancelling it.
   const tracked = (status: number) => {
     const state = { cancelled: false };
-    const response = new Response(new ReadableStream({ cancel: () => void (state.cancelled = true) }), { status });
+    const response = new Response(new ReadableStream({ cancel: () => void (state.cancelled = true) }), {
+      status,
+      headers: { 'content-length': String(DRAIN_MAX_BYTES + 1) },
+    });
     return { response, state };
   };
 
