@@ -18,6 +18,7 @@ import { createInjectedTransport, createUndiciTransport } from './layers/transpo
 import { createUpstreamLayer } from './layers/upstream.js';
 import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from './options.js';
 import { createPolicyResolver } from './resolve-policy.js';
+import { createCallTracer } from './tracing.js';
 import { validateOptions } from './validate.js';
 
 /**
@@ -66,6 +67,8 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     createBreakerLayer(context),
     createTimeoutLayer(context),
   )(transport.send);
+  // Undefined unless @opentelemetry/api is installed: then a call span groups the call's attempts.
+  const traceCall = createCallTracer();
 
   let closed: Promise<void> | undefined;
 
@@ -94,7 +97,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       origin = request.url.origin;
       context.counters.get(origin).calls++;
       const attempt: Attempt = { request, url: request.url, signal: request.signal, number: 0, branch: 0 };
-      return await send(attempt);
+      return await (traceCall ? traceCall(request.method, request.url, () => send(attempt)) : send(attempt));
     } catch (error) {
       if (origin !== undefined) context.counters.get(origin).failures++;
       throw error;
