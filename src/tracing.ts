@@ -40,6 +40,9 @@ type CallState = { requests: number };
 
 let callKey: symbol | undefined;
 
+/** What `resendCountHook` returns for a request that gets no attribute. */
+const NONE: Readonly<Record<string, number>> = Object.freeze({});
+
 /** Runs a call's pipeline: `send` is called once, in the call span's context. */
 export type TraceCall = (method: string, url: URL, send: () => Promise<Response>) => Promise<Response>;
 
@@ -51,8 +54,9 @@ const isAbort = (error: unknown): boolean =>
  * nothing at all for tracing). With the API but no registered tracer provider, `TraceCall` only
  * checks for one and calls `send`.
  */
-export const createCallTracer = (): TraceCall | undefined => {
-  const otel = loadApi();
+export const createCallTracer = (found: object | null = loadApi()): TraceCall | undefined => {
+  // Typed `object` so that no declaration file of ours names @opentelemetry/api: it may be absent.
+  const otel = found as OTel | null;
   if (!otel) return undefined;
   const { context, trace, SpanKind, SpanStatusCode } = otel;
   const key = (callKey ??= otel.createContextKey('resilient-fetch call'));
@@ -99,19 +103,19 @@ export const createCallTracer = (): TraceCall | undefined => {
 
 /**
  * A `startSpanHook` for `@opentelemetry/instrumentation-undici`: puts `http.request.resend_count`
- * (1 for the second request of a call, 2 for the third, ...; absent on the first) on the span of
- * every request a resilient-fetch call sends: retries, hedges and redirect hops, in the order they
- * are created. Requests made outside a resilient-fetch call get nothing. Needs a context manager
+ * (1 for the second request of a call, 2 for the third, ...; absent on the first: the hook returns
+ * no attribute) on the span of every request a resilient-fetch call sends: retries, hedges and
+ * redirect hops, in the order they are created. Requests made outside a resilient-fetch call get nothing. Needs a context manager
  * (the Node SDK registers one) and a registered tracer provider.
  * @example
  * new UndiciInstrumentation({ startSpanHook: resendCountHook })
  * // with a hook of your own:
  * new UndiciInstrumentation({ startSpanHook: (request) => ({ ...resendCountHook(request), ...mine(request) }) })
  */
-export const resendCountHook = (_request?: unknown): Record<string, number> | undefined => {
-  if (!api || !callKey) return undefined;
+export const resendCountHook = (_request?: unknown): Readonly<Record<string, number>> => {
+  if (!api || !callKey) return NONE;
   const state = api.context.active().getValue(callKey) as CallState | undefined;
-  if (!state) return undefined;
+  if (!state) return NONE;
   const resend = state.requests++;
-  return resend === 0 ? undefined : { [RESEND_COUNT]: resend };
+  return resend === 0 ? NONE : { [RESEND_COUNT]: resend };
 };
