@@ -19,6 +19,7 @@ import { handOver, mockedFetch, passage, registerClient, type Passage } from './
 import { createUpstreamLayer } from './layers/upstream.js';
 import type { ResilientFetchOptions, ResilientRequestInit, ResolvedPolicy } from './options.js';
 import { createPolicyResolver } from './resolve-policy.js';
+import { createCallTracer } from './tracing.js';
 import { validateOptions } from './validate.js';
 
 /**
@@ -82,6 +83,8 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     createBreakerLayer(context),
     createTimeoutLayer(context),
   )(bottom);
+  // Undefined unless @opentelemetry/api is installed: then a call span groups the call's attempts.
+  const traceCall = createCallTracer();
 
   let closed: Promise<void> | undefined;
 
@@ -116,7 +119,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       origin = request.url.origin;
       context.counters.get(origin).calls++;
       const attempt: Attempt = { request, url: request.url, signal: request.signal, number: 0, branch: 0 };
-      return await send(attempt);
+      return await (traceCall ? traceCall(request.method, request.url, () => send(attempt)) : send(attempt));
     } catch (error) {
       if (origin !== undefined) context.counters.get(origin).failures++;
       throw error;

@@ -12,5 +12,6 @@ export {
   isThrottledError,
 } from './errors.js';
 export { CHANNELS, channelName } from './diagnostics.js';
+export { resendCountHook } from './tracing.js';
 export type * from './diagnostics.js';
 export type * from './options.js';

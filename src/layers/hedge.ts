@@ -38,10 +38,13 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT'
 
 const HEDGE_LOST = Symbol.for('resilient-fetch.hedge-lost');
 
-/** The abort reason given to the branches that lost a race. Never reaches the caller. */
-const hedgeLostError = (): Error => {
-  const error = new Error('resilient-fetch: another hedge branch answered first');
-  error.name = 'HedgeLostError';
+/**
+ * The abort reason given to the branches that lost a race. Never reaches the caller. An `AbortError`
+ * DOMException, as an abort without a reason gets: tracing (OpenTelemetry's undici instrumentation)
+ * ends an aborted request's span without marking it an error, and a lost race is no error.
+ */
+const hedgeLostError = (): DOMException => {
+  const error = new DOMException('resilient-fetch: another hedge branch answered first', 'AbortError');
   Object.defineProperty(error, HEDGE_LOST, { value: true });
   return error;
 };
