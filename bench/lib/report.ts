@@ -145,7 +145,6 @@ export const runRounds = async (options: {
   const ratios: number[][] = factories.map(() => []);
   // Warm-up: every client makes a few fault-free calls first, so no row pays for JIT or cold pools.
   if (options.warmup && options.warmup > 0) {
-    const url = server.url();
     for (const [i, factory] of factories.entries()) {
       const adapter = factory();
       const run = `${scenario}-warmup-a${i}`;

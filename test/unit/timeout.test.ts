@@ -52,7 +52,7 @@ describe('timeout layer', () => {
   });
 
   test('an attempt timeout shorter than what is left of the total wins, branded as attempt', async () => {
-    const { transport, send, request } = setUp({ attempt: 100, total: 300 }, 300);
+    const { send, request } = setUp({ attempt: 100, total: 300 }, 300);
     const result = send(attemptOf(request)).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(100);
     const error = await result;
@@ -61,7 +61,7 @@ describe('timeout layer', () => {
   });
 
   test('a later attempt gets only what is left of the total', async () => {
-    const { transport, send, request } = setUp({ attempt: 200, total: 300 }, 300);
+    const { send, request } = setUp({ attempt: 200, total: 300 }, 300);
     await vi.advanceTimersByTimeAsync(250);
     const result = send(attemptOf(request, 1)).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(50);
