@@ -1,4 +1,4 @@
-import { describe, expect, onTestFinished } from 'vitest';
+import { describe, expect, onTestFinished, vi } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
@@ -281,7 +281,93 @@ describe('retry against a real server', () => {
   });
 });
 
+/** Tracks how a call settled, so a test can count the settled ones at a moment of its choosing. */
+const track = <T>(promise: Promise<T>) => {
+  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+};
+
+/** A promise the test resolves itself (Node 20 has no Promise.withResolvers). */
+const signalled = () => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
+/** Lets pending I/O callbacks and the promise jobs they start run once. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 describe('close()', () => {
+  // Fake setTimeout only (the recipe in HOUSE-STYLE): a back-off sleep is then a timer we can count,
+  // and it never fires by itself within the test, so only close() can end it.
+  // undici's shared 500 ms tick (util/timers.js) stops by itself once its pool has no timers left;
+  // one fake second lets it, and is far short of the 8 s back-offs these tests check for.
+  const settleUndiciTick = () => vi.advanceTimersByTimeAsync(1_000);
+  const fakeTimers = () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true });
+    onTestFinished(() => void vi.useRealTimers());
+  };
+
+  test('issue-15: calls sleeping in a Retry-After back-off settle at close() with their last response, no timer left', async ({ server }) => {
+    fakeTimers();
+    server.handle((_req, res, _d, i) => {
+      res.writeHead(503, { 'retry-after': '8', 'content-type': 'text/plain' });
+      res.end(`busy ${i}`);
+    });
+    const events: ResilientEvent[] = [];
+    const sleeping = signalled();
+    const fetch = createFetch({
+      onEvent: (e) => {
+        events.push(e);
+        if (events.filter((x) => x.type === 'retry').length === 10) sleeping.resolve();
+      },
+    });
+    const calls = Array.from({ length: 10 }, (_, i) => track(fetch(`${server.url}?call=${i}`)));
+    await sleeping.promise;
+    expect(vi.getTimerCount()).toBeGreaterThanOrEqual(10); // the ten 8 s sleeps
+    expect(calls.filter((c) => c.settled)).toHaveLength(0);
+
+    await fetch.close();
+    await turn();
+    expect(calls.filter((c) => c.settled)).toHaveLength(10);
+    await settleUndiciTick();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(calls.map((c) => c.error)).toEqual(Array(10).fill(undefined));
+    const responses = calls.map((c) => c.value as Response);
+    expect(responses.map((r) => [r.status, r.headers.get('retry-after')])).toEqual(Array(10).fill([503, '8']));
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    expect(bodies.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `busy ${i}`).sort());
+    expect(server.deliveries).toHaveLength(10); // no retry went out after close()
+    const gaveUp = events.filter((e) => e.type === 'give-up');
+    expect(gaveUp.map((e) => 'why' in e && e.why)).toEqual(Array(10).fill('client closed'));
+  });
+
+  test('issue-15: a call sleeping after a network error rejects at close() with that error', async ({ server }) => {
+    fakeTimers();
+    server.handle((req) => void req.socket.destroy());
+    const sleeping = signalled();
+    const fetch = createFetch({
+      defaults: { retry: { backoff: () => 8_000 } },
+      onEvent: (e) => e.type === 'retry' && sleeping.resolve(),
+    });
+    const call = track(fetch(server.url));
+    await sleeping.promise;
+    expect(call.settled).toBe(false);
+
+    await fetch.close();
+    await turn();
+    expect(call.settled).toBe(true);
+    await settleUndiciTick();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(call.error).toBeInstanceOf(TypeError);
+    expect((call.error as TypeError).message).toBe('fetch failed');
+    expect(server.deliveries).toHaveLength(1);
+  });
+
   test('resolves even while a response body is left unread, and frees its socket', async ({ server }) => {
     server.handle((_req, res) => {
       res.writeHead(200);
