@@ -4,34 +4,13 @@ import { describe, expect, onTestFinished, vi } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
-import { sleep, startServer, test, type Handler } from '../support/server.js';
+import { eventually, fakeTimeouts, sleep, startServer, test, type Handler } from '../support/server.js';
 
 const client = (options: ResilientFetchOptions = {}) => {
   const events: ResilientEvent[] = [];
   const fetch = createFetch({ onEvent: (event) => void events.push(event), ...options });
   onTestFinished(() => fetch.close());
   return Object.assign(fetch, { events });
-};
-
-/** The real setTimeout, kept for waiting while a test fakes the global one. */
-const realSetTimeout = globalThis.setTimeout;
-
-/** Waits (bounded, in real time, also while setTimeout is faked) until `check` holds; returns whether it did. */
-const eventually = async (check: () => boolean, ms = 5_000): Promise<boolean> => {
-  for (let waited = 0; waited < ms; waited += 10) {
-    if (check()) return true;
-    await new Promise((resolve) => realSetTimeout(resolve, 10));
-  }
-  return check();
-};
-
-/**
- * Fakes setTimeout only, and nothing advances it but the test: a hedge goes out exactly when the
- * fake clock reaches its delay, and a server-side stall never ends by itself. Sockets stay real.
- */
-const fakeTimers = () => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-  onTestFinished(() => void vi.useRealTimers());
 };
 
 /**
@@ -57,7 +36,7 @@ describe('hedged requests against a real server', () => {
   test('a stalled first delivery: the hedge after 50 ms wins, two deliveries, the stalled one closed', async ({ server }) => {
     server.handle(firstStalls(2_000));
     const fetch = client({ defaults: { hedge: { delay: 50 } } });
-    fakeTimers();
+    fakeTimeouts();
     const call = fetch(`${server.url}?id=a`);
     expect(await eventually(() => server.deliveries.length === 1)).toBe(true);
     await vi.advanceTimersByTimeAsync(49);
@@ -232,7 +211,7 @@ describe('hedged requests against a real server', () => {
     fetch.events.length = 0;
     server.handle(firstStalls(2_000));
     const before = server.deliveries.length;
-    fakeTimers();
+    fakeTimeouts();
     const call = fetch(`${server.url}?id=auto`);
     expect(await eventually(() => server.deliveries.length === before + 1)).toBe(true);
     // Within a fake millisecond of the learned delay either way: not yet, then the hedge.
