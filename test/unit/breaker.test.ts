@@ -37,7 +37,8 @@ const harness = (maxHosts = 100): Harness => {
 
 const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 1_000 };
 
-const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal = new AbortController().signal): Attempt =>
+/** An attempt with no signal unless the test gives one, as a call without a caller's signal has. */
+const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal?: AbortSignal): Attempt =>
   attemptOf(preparedRequest(url, policy, { signal, headers: [['accept', 'text/plain']] }));
 
 const status = (code: number, body = `status ${code}`) => () => Promise.resolve(new Response(body, { status: code }));
