@@ -100,7 +100,7 @@ describe('breaker layer', () => {
     const send = createBreakerLayer(h.context)(next);
     await sendMany(send, 30, () => attemptFor(A));
     expect(next).toHaveBeenCalledTimes(30);
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', successes: 30, failures: 0 } });
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 30, successes: 30, failures: 0, rejects: 0 } });
     expect(breakerEvents(h.events)).toEqual([]);
   });
 
@@ -112,7 +112,7 @@ describe('breaker layer', () => {
     const h2 = harness();
     const send503 = createBreakerLayer(h2.context)(status(503));
     await sendMany(send503, 10, () => attemptFor(A, policy));
-    expect(h2.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', failures: 0, successes: 10 } });
+    expect(h2.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 10, failures: 0, successes: 10, rejects: 0 } });
     await h2.close();
   });
 
@@ -136,7 +136,9 @@ describe('breaker layer', () => {
       reasons.push(reason);
       await expect(send(attemptFor(A, undefined, controller.signal))).rejects.toBe(reason);
     }
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', failures: 0 } });
+    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
+    // error as a success, so each abort counts as a fire and a success. With that fix: 0 and 0.
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 30, successes: 30, failures: 0 } });
   });
 
   test('one origin open changes nothing for another', async () => {
