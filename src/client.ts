@@ -3,6 +3,7 @@
  * (policy, buffered body, one call signal) and sends it through the layers. The one place the
  * pipeline is composed.
  */
+import { setMaxListeners } from 'node:events';
 import { DEFAULTS } from './defaults.js';
 import { createEmitter } from './diagnostics.js';
 import { HostRegistry } from './host-state.js';
@@ -33,7 +34,11 @@ export type ResilientFetch = {
   (input: string | URL | Request, init?: ResilientRequestInit): Promise<Response>;
   /** Per-host counters and breaker states, a plain JSON object. */
   stats(): FetchStats;
-  /** Closes breakers' timers and the connection pool. Calls made afterwards reject. */
+  /**
+   * Ends every pending call's back-off at once (the call settles with its last response or error, as
+   * when its retries run out), then closes breakers' timers and the connection pool. Calls made
+   * afterwards reject.
+   */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 };
@@ -47,12 +52,16 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
   const resolve = createPolicyResolver(valid, maxHosts);
   const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
   const closers: Array<() => void | Promise<void>> = [];
+  // One listener per call sleeping in a back-off: any number of them is expected, not a leak.
+  const closing = new AbortController();
+  setMaxListeners(0, closing.signal);
   const context: LayerContext = {
     emit: createEmitter(valid.onEvent),
     counters: new HostRegistry(maxHosts, newCounters),
     maxHosts,
     describe: (describer) => void describers.push(describer),
     onClose: (closer) => void closers.push(closer),
+    closing: closing.signal,
   };
   // The network transport: the client's own pool, its `dispatcher` option, or the process-wide one.
   const network = (): Transport =>
@@ -154,6 +163,8 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
 
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      // First, so that calls sleeping in a back-off settle now instead of waking up to a closed pool.
+      closing.abort(new TypeError('resilient-fetch: this client is closed'));
       await Promise.allSettled(closers.map((closer) => closer()));
       await transport.close();
       if (direct && direct !== transport) await direct.close();

@@ -209,7 +209,8 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
       if (index > hedge.maxHedges) return;
       timer = setTimeout(() => {
         timer = undefined;
-        if (done) return;
+        // No hedge onto a pool that is closing: the branches already out settle the race.
+        if (done || context.closing?.aborted) return;
         if (budget && !budget.tryWithdraw()) {
           context.emit({ type: 'budget-exhausted', host, kind: 'hedge' });
           return;

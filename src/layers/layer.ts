@@ -113,6 +113,12 @@ export interface LayerContext {
   describe(describer: (origin: string) => Record<string, unknown> | undefined): void;
   /** Runs on `close()`. */
   onClose(closer: () => void | Promise<void>): void;
+  /**
+   * Aborts the moment `close()` is called, before any closer runs. Whatever a call waits for besides
+   * the network (a back-off sleep, a hedge delay) ends on it, so every pending call settles promptly.
+   * Always set by the client; optional for layer tests that never close.
+   */
+  readonly closing?: AbortSignal;
 }
 
 /** Folds layers into one `Send`; rejects anything that is not a function. */

@@ -142,6 +142,7 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       const outcome = error as Outcome;
       let retryable = outcome.verdict.retryable;
       if (outcome.verdict.reason === 'aborted') return false;
+      if (context.closing?.aborted) return giveUp(outcome, 'client closed');
       if (retry.shouldRetry) {
         const said = await retry.shouldRetry({
           url: outcome.attempt.url.href,
@@ -170,16 +171,33 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       }
 
       previousDelay = wait;
-      if (outcome.response) discard(outcome.response);
       context.counters.get(origin).retries++;
       context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, resendCount: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
-      if (wait > 0) await delay(wait, request.signal);
-      // Another call may have extended the pause while this one slept. The total timeout still
-      // applies: a pause that now ends past it fails the call at once with the total timeout's
-      // error (the last response was already discarded); the caller's abort rejects the sleep.
+      // The last response is kept through the sleep: if the client closes meanwhile, the retrying
+      // stops and the caller gets it, body intact, as when the retries run out.
+      let slept: boolean;
+      try {
+        slept = await backOff(wait);
+      } catch (error) {
+        if (outcome.response) discard(outcome.response);
+        throw error;
+      }
+      if (!slept) return giveUp(outcome, 'client closed');
+      if (outcome.response) discard(outcome.response);
+      return true;
+    };
+
+    /**
+     * Sleeps `wait` ms, then for as long as another call has extended the origin's pause meanwhile.
+     * Resolves false the moment the client closes. The total timeout still applies: a pause that now
+     * ends past it fails the call at once with the total timeout's error; the caller's abort rejects
+     * the sleep.
+     */
+    const backOff = async (wait: number): Promise<boolean> => {
+      if (wait > 0 && !(await delay(wait, request.signal, context.closing))) return false;
       for (let check = 0, rest = pushback.remaining(origin); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
         if (performance.now() + rest >= request.deadline) throw totalTimeoutError(request.policy.timeout.total || 0);
-        await delay(Math.ceil(rest), request.signal);
+        if (!(await delay(Math.ceil(rest), request.signal, context.closing))) return false;
         rest = pushback.remaining(origin);
       }
       return true;

@@ -58,6 +58,11 @@ describe('every body type is replayed byte-identical, with its content-type', ()
       else if (typeof type === 'string') expect(contentType).toBe(type);
       else expect(contentType).toMatch(type);
       expect(new Set(server.deliveries.map((d) => d.headers['content-type'])).size).toBe(1);
+      // The framing too: the same on every delivery, and a length that matches the bytes.
+      const framing = server.deliveries.map((d) => [d.headers['content-length'], d.headers['transfer-encoding']]);
+      expect(new Set(framing.map((f) => JSON.stringify(f))).size).toBe(1);
+      const length = server.deliveries[0]!.body.length;
+      expect(framing[0]).toEqual(framing[0]![0] === undefined ? [undefined, 'chunked'] : [String(length), undefined]);
     });
   }
 

@@ -116,7 +116,7 @@ describe('circuit breaker against a real server', () => {
     for (let i = 0; i < 30; i++) expect((await fetch(healthy.url)).status).toBe(200);
     expect(healthy.deliveries).toHaveLength(30);
     expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'open', failures: 10, rejects: 1 });
-    expect(breakerOf(fetch, healthy.origin)).toMatchObject({ state: 'closed', fires: 30, failures: 0 });
+    expect(breakerOf(fetch, healthy.origin)).toMatchObject({ state: 'closed', fires: 30, successes: 30, failures: 0 });
   });
 
   test('4xx never open the breaker', async ({ server }) => {
@@ -124,7 +124,7 @@ describe('circuit breaker against a real server', () => {
     const fetch = client();
     for (let i = 0; i < 30; i++) expect((await fetch(server.url)).status).toBe(404);
     expect(server.deliveries).toHaveLength(30);
-    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', failures: 0 });
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 30, successes: 30, failures: 0, rejects: 0 });
   });
 
   test('connection refused counts as a failure; then calls fail fast', async () => {
@@ -159,7 +159,9 @@ describe('circuit breaker against a real server', () => {
       await expect(pending).rejects.toThrow(`stop ${i}`);
     }
     expect(server.deliveries).toHaveLength(10);
-    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', failures: 0 });
+    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
+    // error as a success, so each of these counts as a fire and a success. With that fix: 0 and 0.
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 10, successes: 10, failures: 0 });
   });
 
   test('total timeouts are not failures, with or without a caller signal', async ({ server }) => {
@@ -170,7 +172,9 @@ describe('circuit breaker against a real server', () => {
       await expect(fetch(server.url, init)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('total 100 ms') });
     }
     expect(server.deliveries).toHaveLength(6);
-    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', failures: 0 });
+    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
+    // error as a success, so each of these counts as a fire and a success. With that fix: 0 and 0.
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 6, successes: 6, failures: 0 });
   });
 
   test('fallback answers while open; the server receives nothing', async ({ server }) => {

@@ -1,10 +1,10 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
-import { describe, expect, onTestFinished } from 'vitest';
+import { describe, expect, onTestFinished, vi } from 'vitest';
 import { createFetch, isCircuitOpenError, isThrottledError } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { Policy, ResilientFetchOptions } from '../../src/options.js';
-import { sleep, startServer, test } from '../support/server.js';
+import { eventually, fakeTimeouts, startServer, test } from '../support/server.js';
 
 const client = (options: ResilientFetchOptions = {}) => {
   const fetch = createFetch(options);
@@ -87,12 +87,14 @@ describe('retry budget against a server that answers 503 to everything', () => {
     const onPublish = (message: unknown) => void published.push(message);
     diagnostics.subscribe('resilient-fetch:budget-exhausted', onPublish);
     onTestFinished(() => void diagnostics.unsubscribe('resilient-fetch:budget-exhausted', onPublish));
+    // No back-off sleep, and a fake clock (performance, setTimeout) that stands still: the budget's
+    // window moves only when the test advances it, however slow the machine.
     const fetch = client({
-      defaults: { retry: { limit: 3, backoff: { base: 1, max: 5 }, budget: { ratio: 0.1, minPerSecond: 1, window } }, breaker: false },
+      defaults: { retry: { limit: 3, backoff: () => 0, budget: { ratio: 0.1, minPerSecond: 1, window } }, breaker: false },
       onEvent: (e) => events.push(e),
     });
+    fakeTimeouts();
     server.handle(unavailable);
-    const exhausted = performance.now();
     for (let i = 0; i < 10; i++) await outageOutcome(fetch, server.url);
     // The reserve (1/s over 2 s) and 10 % of 10 calls: 3 retries at most.
     expect(server.deliveries.length).toBeLessThanOrEqual(13);
@@ -104,13 +106,13 @@ describe('retry budget against a server that answers 503 to everything', () => {
       if (seen === 1) unavailable(_req, res);
       else res.end('ok');
     });
-    if (performance.now() - exhausted < window * 0.8) {
-      // Still inside the window: the budget is spent, so the 503 comes back without a retry.
-      const res = await fetch(`${server.url}early`);
-      expect(res.status).toBe(503);
-      await res.arrayBuffer();
-    }
-    await sleep(window + 200);
+    // Still inside the window (the clock has not moved): the budget is spent, so the 503 comes back
+    // without a retry.
+    const early = await fetch(`${server.url}early`);
+    expect(early.status).toBe(503);
+    await early.arrayBuffer();
+    expect(server.deliveries.filter((d) => d.url === '/early')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(window + 200);
     const res = await fetch(`${server.url}late`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok');
@@ -125,18 +127,14 @@ describe('server pushback', () => {
   test('a Retry-After: 2 from one call delays the retries of other calls to that host, not to another host', async ({ server }) => {
     const other = await startServer();
     onTestFinished(() => other.close());
-    const times = new Map<string, number[]>();
+    const hits = new Map<string, number>();
     const seen = (url: string) => {
-      const list = times.get(url) ?? [];
-      times.set(url, list);
-      list.push(performance.now());
-      return list.length;
+      hits.set(url, (hits.get(url) ?? 0) + 1);
+      return hits.get(url)!;
     };
-    let pushedAt = 0;
     server.handle((req, res) => {
       const n = seen(`a${req.url}`);
       if (req.url === '/x' && n === 1) {
-        pushedAt = performance.now();
         res.writeHead(503, { 'retry-after': '2' });
         res.end();
       } else if (n === 1 && req.url !== '/fresh') unavailable(req, res);
@@ -147,32 +145,34 @@ describe('server pushback', () => {
       else res.end('ok');
     });
     const events: ResilientEvent[] = [];
-    const fetch = client({ defaults: { retry: { backoff: { base: 1, max: 5 } }, breaker: false }, onEvent: (e) => events.push(e) });
+    // No back-off of its own: only the pause can hold a retry back.
+    const fetch = client({ defaults: { retry: { backoff: () => 0 }, breaker: false }, onEvent: (e) => events.push(e) });
+    // The clock (performance, setTimeout) stands still until the test moves it: the 2 s pause ends
+    // exactly when the test says so, however slow the machine.
+    fakeTimeouts();
+    const sent = () => fetch.stats().hosts[server.origin]?.attempts;
 
     const x = fetch(`${server.url}x`);
-    // Wait (bounded) until the client has read x's 503 and paused the host.
-    for (let i = 0; i < 1_000 && !events.some((e) => e.type === 'pushback'); i++) await sleep(5);
+    expect(await eventually(() => events.some((e) => e.type === 'pushback'))).toBe(true);
     expect(events.filter((e) => e.type === 'pushback')).toHaveLength(1);
     const ys = [1, 2, 3].map((i) => fetch(`${server.url}y${i}`));
+    // The other host's retry and a first attempt go out and finish while the clock stands still.
     const z = await fetch(`${other.url}z`);
     expect(await z.text()).toBe('ok');
-    const zDone = performance.now();
     const fresh = await fetch(`${server.url}fresh`); // a first attempt is not held back
     expect(await fresh.text()).toBe('ok');
-    const freshDone = performance.now();
     expect(fetch.stats().hosts[server.origin]?.pushback).toMatchObject({ status: 503 });
+    // x and each y sent once and now wait for their retry; nothing else went to the paused host.
+    expect(await eventually(() => events.filter((e) => e.type === 'retry' && e.host === server.origin).length === 4)).toBe(true);
+    expect(sent()).toBe(5);
 
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(sent()).toBe(5); // still paused
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await eventually(() => sent() === 9)).toBe(true); // the pause is over: the four retries go out
     const [xRes, ...yRes] = await Promise.all([x, ...ys]);
     for (const res of [xRes, ...yRes]) expect(await res!.text()).toBe('ok');
-    const [, xRetry] = times.get('a/x') ?? [];
-    expect(xRetry! - pushedAt).toBeGreaterThanOrEqual(1_950);
-    for (const i of [1, 2, 3]) {
-      const [firstTry, retry] = times.get(`a/y${i}`) ?? [];
-      expect(firstTry!).toBeLessThan(xRetry!); // sent at once, not held until the pause ended
-      expect(retry! - pushedAt).toBeGreaterThanOrEqual(1_950); // held until the pause ended
-      expect(retry!).toBeGreaterThan(zDone); // the other host's retry did not wait for it
-      expect(retry!).toBeGreaterThan(freshDone);
-    }
+    expect(Object.fromEntries(hits)).toEqual({ 'a/x': 2, 'a/y1': 2, 'a/y2': 2, 'a/y3': 2, 'a/fresh': 1, 'b/z': 2 });
     expect(events.filter((e) => e.type === 'pushback')).toEqual([
       expect.objectContaining({ type: 'pushback', host: server.origin, status: 503 }),
     ]);

@@ -42,11 +42,17 @@ describe('install()', () => {
     }
   });
 
-  test('restore() is idempotent and leaves a later install alone', async () => {
+  test('restore() is idempotent and leaves a later install alone', async ({ server }) => {
     const original = globalThis.fetch;
     const first = install();
     await first();
+    expect(globalThis.fetch).toBe(original);
+    // A later install, then the first restore() again: the later client stays installed, and open.
+    const later = install();
     await first();
+    expect(globalThis.fetch).toBe(later.fetch);
+    expect((await fetch(server.url)).status).toBe(200);
+    await later();
     expect(globalThis.fetch).toBe(original);
   });
 });

@@ -1,14 +1,34 @@
-import { describe, expect, onTestFinished } from 'vitest';
+import { describe, expect, onTestFinished, vi } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
-import { refusedPort, sleep, test } from '../support/server.js';
+import { eventually, fakeTimeouts, refusedPort, sleep, test } from '../support/server.js';
 
 const client = (options: ResilientFetchOptions = {}) => {
   const fetch = createFetch({ defaults: { retry: { backoff: { base: 1, max: 5 } } }, ...options });
   onTestFinished(() => fetch.close());
   return fetch;
 };
+
+/** Tracks how a call settled, so a test can count the settled ones at a moment of its choosing. */
+const track = <T>(promise: Promise<T>) => {
+  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+};
+
+/** A promise the test resolves itself (Node 20 has no Promise.withResolvers). */
+const signalled = () => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
+/** Lets pending I/O callbacks and the promise jobs they start run once. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const failTwiceThen200 = (status = 503) => (_req: unknown, res: import('node:http').ServerResponse, _d: unknown, i: number) => {
   if (i < 2) {
@@ -81,12 +101,19 @@ describe('retry against a real server', () => {
       } else res.end('ok');
     });
     const events: ResilientEvent[] = [];
-    const started = performance.now();
-    const res = await client({ onEvent: (e) => events.push(e) })(server.url);
-    expect(res.status).toBe(200);
-    expect(server.deliveries).toHaveLength(2);
+    const fetch = client({ onEvent: (e) => events.push(e) });
+    fakeTimeouts();
+    const call = track(fetch(server.url));
+    expect(await eventually(() => events.some((e) => e.type === 'retry'))).toBe(true);
     expect(events.find((e) => e.type === 'retry')).toMatchObject({ delay: 1000, reason: 'status 429' });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    await vi.advanceTimersByTimeAsync(999);
+    await turn();
+    expect(server.deliveries).toHaveLength(1); // still waiting out the second
+    expect(call.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await eventually(() => call.settled)).toBe(true);
+    expect((call.value as Response).status).toBe(200);
+    expect(server.deliveries).toHaveLength(2);
   });
 
   test('Retry-After as an HTTP date is honoured', async ({ server }) => {
@@ -97,11 +124,19 @@ describe('retry against a real server', () => {
       } else res.end('ok');
     });
     const events: ResilientEvent[] = [];
-    const res = await client({ onEvent: (e) => events.push(e) })(server.url);
-    expect(res.status).toBe(200);
-    const retry = events.find((e) => e.type === 'retry');
-    // toUTCString drops milliseconds, so the wait is 1..2 s.
-    expect(retry && 'delay' in retry && retry.delay).toBeGreaterThan(900);
+    const fetch = client({ onEvent: (e) => events.push(e) });
+    // Date is faked too and stands still on a whole second, so the date two seconds ahead is exact.
+    fakeTimeouts({ date: true, now: Date.UTC(2026, 10, 23, 12, 0, 0) });
+    const call = track(fetch(server.url));
+    expect(await eventually(() => events.some((e) => e.type === 'retry'))).toBe(true);
+    expect(events.find((e) => e.type === 'retry')).toMatchObject({ delay: 2_000, reason: 'status 503' });
+    await vi.advanceTimersByTimeAsync(1_999);
+    await turn();
+    expect(server.deliveries).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await eventually(() => call.settled)).toBe(true);
+    expect((call.value as Response).status).toBe(200);
+    expect(server.deliveries).toHaveLength(2);
   });
 
   test('Retry-After: 3600 above maxRetryAfter returns the 503 at once', async ({ server }) => {
@@ -186,20 +221,20 @@ describe('retry against a real server', () => {
       res.writeHead(503);
       res.end();
     });
-    const fetch = client({ defaults: { retry: { backoff: () => 10_000 } } });
+    const events: ResilientEvent[] = [];
+    const fetch = client({ defaults: { retry: { backoff: () => 10_000 } }, onEvent: (e) => events.push(e) });
     const controller = new AbortController();
     const reason = new Error('user gave up');
-    const events: string[] = [];
-    const call = fetch(server.url, { signal: controller.signal }).catch((e: unknown) => e);
-    while (server.deliveries.length === 0) await sleep(5);
-    await sleep(20); // now inside the back-off
-    const abortedAt = performance.now();
+    // The 10 s sleep is a fake timer nothing advances: only the abort can end it.
+    fakeTimeouts();
+    const call = track(fetch(server.url, { signal: controller.signal }));
+    const sleeping = () => events.some((e) => e.type === 'retry');
+    expect(await eventually(sleeping)).toBe(true);
+    expect(call.settled).toBe(false);
     controller.abort(reason);
-    const error = await call;
-    events.push('settled');
-    expect(error).toBe(reason);
-    // Generous bound for a noisy machine; the back-off was 10 s.
-    expect(performance.now() - abortedAt).toBeLessThan(1_000);
+    await turn();
+    expect(call.settled).toBe(true);
+    expect(call.error).toBe(reason);
     expect(server.deliveries).toHaveLength(1);
   });
 
@@ -282,6 +317,68 @@ describe('retry against a real server', () => {
 });
 
 describe('close()', () => {
+  // With setTimeout faked, a back-off sleep is a timer we can count, and an 8 s one never fires
+  // within the test (the fake clock follows real time, far from 8 s): only close() can end it.
+  // undici's shared 500 ms tick (util/timers.js) stops by itself once its pool has no timers left;
+  // one fake second lets it, and is far short of the 8 s back-offs these tests check for.
+  const settleUndiciTick = () => vi.advanceTimersByTimeAsync(1_000);
+
+  test('issue-15: calls sleeping in a Retry-After back-off settle at close() with their last response, no timer left', async ({ server }) => {
+    fakeTimeouts({ advance: true });
+    server.handle((_req, res, _d, i) => {
+      res.writeHead(503, { 'retry-after': '8', 'content-type': 'text/plain' });
+      res.end(`busy ${i}`);
+    });
+    const events: ResilientEvent[] = [];
+    const sleeping = signalled();
+    const fetch = createFetch({
+      onEvent: (e) => {
+        events.push(e);
+        if (events.filter((x) => x.type === 'retry').length === 10) sleeping.resolve();
+      },
+    });
+    const calls = Array.from({ length: 10 }, (_, i) => track(fetch(`${server.url}?call=${i}`)));
+    await sleeping.promise;
+    expect(vi.getTimerCount()).toBeGreaterThanOrEqual(10); // the ten 8 s sleeps
+    expect(calls.filter((c) => c.settled)).toHaveLength(0);
+
+    await fetch.close();
+    await turn();
+    expect(calls.filter((c) => c.settled)).toHaveLength(10);
+    await settleUndiciTick();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(calls.map((c) => c.error)).toEqual(Array(10).fill(undefined));
+    const responses = calls.map((c) => c.value as Response);
+    expect(responses.map((r) => [r.status, r.headers.get('retry-after')])).toEqual(Array(10).fill([503, '8']));
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    expect(bodies.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `busy ${i}`).sort());
+    expect(server.deliveries).toHaveLength(10); // no retry went out after close()
+    const gaveUp = events.filter((e) => e.type === 'give-up');
+    expect(gaveUp.map((e) => 'why' in e && e.why)).toEqual(Array(10).fill('client closed'));
+  });
+
+  test('issue-15: a call sleeping after a network error rejects at close() with that error', async ({ server }) => {
+    fakeTimeouts({ advance: true });
+    server.handle((req) => void req.socket.destroy());
+    const sleeping = signalled();
+    const fetch = createFetch({
+      defaults: { retry: { backoff: () => 8_000 } },
+      onEvent: (e) => e.type === 'retry' && sleeping.resolve(),
+    });
+    const call = track(fetch(server.url));
+    await sleeping.promise;
+    expect(call.settled).toBe(false);
+
+    await fetch.close();
+    await turn();
+    expect(call.settled).toBe(true);
+    await settleUndiciTick();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(call.error).toBeInstanceOf(TypeError);
+    expect((call.error as TypeError).message).toBe('fetch failed');
+    expect(server.deliveries).toHaveLength(1);
+  });
+
   test('resolves even while a response body is left unread, and frees its socket', async ({ server }) => {
     server.handle((_req, res) => {
       res.writeHead(200);

@@ -18,7 +18,9 @@ export const preparedRequest = (
   replayable: true,
   init: {},
   policy: freezePolicy(policy),
-  signal: new AbortController().signal,
+  // As in production when the caller gives no signal and no body is streamed: none. A test that
+  // needs one passes `signal` (and `callerSignal: true` for a caller's).
+  signal: undefined,
   deadline: Infinity,
   callerSignal: false,
   ...overrides,

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { test as base } from 'vitest';
+import { test as base, onTestFinished, vi } from 'vitest';
 
 export type Delivery = {
   readonly method: string;
@@ -93,6 +93,39 @@ export const refusedPort = async (): Promise<number> => {
 };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The real setTimeout, kept at load: `eventually` keeps waiting in real time while a test fakes the global one. */
+const realSetTimeout = globalThis.setTimeout;
+
+/** Waits (bounded, in real time, also while setTimeout is faked) until `check` holds; returns whether it did. */
+export const eventually = async (check: () => boolean, ms = 5_000): Promise<boolean> => {
+  for (let waited = 0; waited < ms; waited += 10) {
+    if (check()) return true;
+    await new Promise((resolve) => realSetTimeout(resolve, 10));
+  }
+  return check();
+};
+
+/**
+ * Fakes setTimeout, clearTimeout and performance only, for this test, and nothing advances them but the test
+ * (unless `advance`):
+ * a back-off or hedge delay ends exactly when the fake clock reaches it, and a server-side stall
+ * never ends by itself. Sockets, setImmediate and nextTick stay real. Call it after creating the
+ * clients that close in `onTestFinished`: vitest runs those hooks last in, first out, so the
+ * timers are real again when the clients close (close() waits on timers while requests run).
+ */
+export const fakeTimeouts = (options: { now?: number; date?: boolean; advance?: boolean } = {}) => {
+  vi.useFakeTimers({
+    // performance too: the layers' deadlines and pauses (pushback) read performance.now(), and must
+    // see the same clock as the sleeps, or a pause a fake sleep ended would still run in real time.
+    toFake: ['setTimeout', 'clearTimeout', 'performance', ...(options.date ? (['Date'] as const) : [])],
+    ...(options.now !== undefined && { now: options.now }),
+    // `advance`: the fake clock also follows real time (got's recipe), for tests that only need
+    // far-away timers to stay far away.
+    ...(options.advance && { shouldAdvanceTime: true }),
+  });
+  onTestFinished(() => void vi.useRealTimers());
+};
 
 /** vitest fixture: `server` is started per test and closed (connections included) on teardown. */
 export const test = base.extend<{ server: TestServer }>({

@@ -37,7 +37,8 @@ const harness = (maxHosts = 100): Harness => {
 
 const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 1_000 };
 
-const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal = new AbortController().signal): Attempt =>
+/** An attempt with no signal unless the test gives one, as a call without a caller's signal has. */
+const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal?: AbortSignal): Attempt =>
   attemptOf(preparedRequest(url, policy, { signal, headers: [['accept', 'text/plain']] }));
 
 const status = (code: number, body = `status ${code}`) => () => Promise.resolve(new Response(body, { status: code }));
@@ -99,7 +100,7 @@ describe('breaker layer', () => {
     const send = createBreakerLayer(h.context)(next);
     await sendMany(send, 30, () => attemptFor(A));
     expect(next).toHaveBeenCalledTimes(30);
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', successes: 30, failures: 0 } });
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 30, successes: 30, failures: 0, rejects: 0 } });
     expect(breakerEvents(h.events)).toEqual([]);
   });
 
@@ -111,7 +112,7 @@ describe('breaker layer', () => {
     const h2 = harness();
     const send503 = createBreakerLayer(h2.context)(status(503));
     await sendMany(send503, 10, () => attemptFor(A, policy));
-    expect(h2.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', failures: 0, successes: 10 } });
+    expect(h2.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 10, failures: 0, successes: 10, rejects: 0 } });
     await h2.close();
   });
 
@@ -135,7 +136,9 @@ describe('breaker layer', () => {
       reasons.push(reason);
       await expect(send(attemptFor(A, undefined, controller.signal))).rejects.toBe(reason);
     }
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', failures: 0 } });
+    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
+    // error as a success, so each abort counts as a fire and a success. With that fix: 0 and 0.
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 30, successes: 30, failures: 0 } });
   });
 
   test('one origin open changes nothing for another', async () => {

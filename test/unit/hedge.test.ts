@@ -21,13 +21,15 @@ const ORIGIN = 'http://127.0.0.1:8080';
 
 type Call = {
   readonly attempt: Attempt;
-  /** The branch's signal: the hedge layer gives every branch one of its own. */
+  /** The branch's signal: the hedge layer gives every branch one of its own (NO_SIGNAL: a pass-through attempt had none). */
   readonly signal: AbortSignal;
   resolve(response: Response): void;
   reject(error: unknown): void;
 };
 
 /** A stub `next`: each call waits until the test settles it; it rejects with the signal's reason on abort. */
+const NO_SIGNAL = new AbortController().signal;
+
 const stubNext = (options: { ignoreAbort?: boolean } = {}) => {
   const calls: Call[] = [];
   const next = vi.fn((attempt: Attempt) => {
@@ -37,8 +39,9 @@ const stubNext = (options: { ignoreAbort?: boolean } = {}) => {
       resolve = res;
       reject = rej;
     });
-    const { signal } = attempt;
-    if (!signal) throw new TypeError('a hedge branch without a signal');
+    // A race gives every branch a signal of its own; an attempt the layer passes through keeps the
+    // call's, which is none without a caller's signal (a stand-in that never aborts is recorded then).
+    const signal = attempt.signal ?? NO_SIGNAL;
     if (!options.ignoreAbort) signal.addEventListener('abort', () => reject(signal.reason), { once: true });
     calls.push({ attempt, signal, resolve, reject });
     return promise;
@@ -61,7 +64,10 @@ type RequestInit = {
   method?: string;
   headers?: Array<[string, string]>;
   replayable?: boolean;
+  /** The caller's signal. */
   signal?: AbortSignal;
+  /** A call signal that is not the caller's (the total timeout's, when a body was read from a stream). */
+  callSignal?: AbortSignal;
   number?: number;
 };
 
@@ -74,7 +80,8 @@ const prepared = (policy: ResolvedPolicy, init: RequestInit = {}): PreparedReque
   replayable: init.replayable ?? true,
   init: {},
   policy,
-  signal: init.signal ?? new AbortController().signal,
+  // None unless the test gives one: a call with no caller's signal and no streamed body has none.
+  signal: init.signal ?? init.callSignal,
   deadline: Infinity,
   callerSignal: init.signal !== undefined,
 });
@@ -444,13 +451,29 @@ describe('hedge layer', () => {
   test('without a caller’s signal, no listener is left on the call’s signal once the race ends', async () => {
     const stub = stubNext();
     const send = createHedgeLayer(bareContext())(stub.next);
-    const request = prepared(freezePolicy({ hedge: { delay: 5, budget: false } }));
+    // The call's own signal (the total timeout's, made when a streamed body was read), not a caller's.
+    const request = prepared(freezePolicy({ hedge: { delay: 5, budget: false } }), { callSignal: new AbortController().signal });
+    expect(request.callerSignal).toBe(false);
     const result = send(firstAttempt(request));
     await vi.advanceTimersByTimeAsync(5);
     expect(getEventListeners(request.signal as AbortSignal, 'abort').length).toBeGreaterThan(0);
     stub.calls[1]!.resolve(new Response('hedge'));
     await result;
     expect(getEventListeners(request.signal as AbortSignal, 'abort')).toHaveLength(0);
+  });
+
+  test('with no signal at all (no caller’s signal, no streamed body), each branch gets its own and the loser is aborted', async () => {
+    const t = setup({ hedge: { delay: 5, budget: false } });
+    const result = t.call();
+    await vi.advanceTimersByTimeAsync(5);
+    expect(t.calls).toHaveLength(2);
+    expect(t.calls.map((c) => c.attempt.request.signal)).toEqual([undefined, undefined]);
+    expect(t.calls.map((c) => c.attempt.signal)).toEqual([expect.any(AbortSignal), expect.any(AbortSignal)]);
+    expect(t.calls[0]!.signal).not.toBe(t.calls[1]!.signal);
+    t.calls[1]!.resolve(new Response('hedge'));
+    expect(await (await result).text()).toBe('hedge');
+    expect(t.calls[0]!.signal.aborted).toBe(true);
+    expect(t.calls[1]!.signal.aborted).toBe(false);
   });
 
   test('with a caller’s signal, the winner stays linked to it after the call resolved', async () => {
@@ -523,6 +546,7 @@ describe('which calls are hedged', () => {
     const result = t.call();
     await vi.advanceTimersByTimeAsync(5_000);
     expect(t.calls).toHaveLength(1);
+    expect(t.calls[0]!.attempt.signal).toBeUndefined(); // no signal of the layer's own
     t.calls[0]!.resolve(new Response('plain'));
     expect(await (await result).text()).toBe('plain');
     expect(t.stats()).not.toHaveProperty('hedges');
