@@ -12,6 +12,9 @@ import { createFetch } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
 import { sleep, test } from '../support/server.js';
 
+/** Node 20 and 22 keep a Response's state under a `state` symbol; Node 24 in a private field. */
+const RESPONSE_STATE_REACHABLE = Object.getOwnPropertySymbols(new Response(null)).some((symbol) => symbol.description === 'state');
+
 const SUBJECTS = ['global fetch', 'fetch', 'dispatcher'] as const;
 type Subject = (typeof SUBJECTS)[number];
 type AnyFetch = (input: string | URL | Request, init?: RequestInit & Record<string, unknown>) => Promise<Response>;
@@ -190,9 +193,13 @@ describe.each(SUBJECTS)('as global fetch does, on %s', (subject) => {
       expect(response.url).toBe(`${server.origin}/end`);
       expect(response.redirected).toBe(true);
       expect(response.type).toBe('basic');
-      expect(responseGetter('url', response)).toBe(`${server.origin}/end`);
-      expect(responseGetter('redirected', response)).toBe(true);
-      expect(responseGetter('type', response)).toBe('basic');
+      // Node 24 keeps a Response's URL list in a private field: there only the own properties and
+      // clone() can carry it (README, "Behaviour you can rely on"); the prototype getters read ''.
+      if (subject === 'global fetch' || RESPONSE_STATE_REACHABLE) {
+        expect(responseGetter('url', response)).toBe(`${server.origin}/end`);
+        expect(responseGetter('redirected', response)).toBe(true);
+        expect(responseGetter('type', response)).toBe('basic');
+      }
     }
     expect(await clone.text()).toBe('end');
     expect(await res.text()).toBe('end');
