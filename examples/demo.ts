@@ -47,7 +47,12 @@ const startFaultyServer = async (seed: number) => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/items`;
-  return { url, deliveries, faults, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+  return {
+    url,
+    deliveries,
+    faults,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
 };
 
 type Row = { client: string; ok: number; calls: number; attempts: number; latencies: number[]; errors: number };

@@ -36,7 +36,9 @@ const run = async (label: string, policy: Policy) => {
   }
   latencies.sort((a, b) => a - b);
   const worst = Math.round(latencies.at(-1) ?? 0);
-  console.log(`${label.padEnd(12)} median ${Math.round(latencies[5] ?? 0)} ms, worst ${worst} ms, hedges sent ${hedges}, won by a hedge ${wins}`);
+  console.log(
+    `${label.padEnd(12)} median ${Math.round(latencies[5] ?? 0)} ms, worst ${worst} ms, hedges sent ${hedges}, won by a hedge ${wins}`,
+  );
   return { worst, hedges };
 };
 

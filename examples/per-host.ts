@@ -47,7 +47,11 @@ try {
   const s = await fetch(`${search.url}?q=shoes`);
   console.log(`search   -> ${s.status} (not retried: retry is off for this host)`);
   await s.body?.cancel();
-  for (const [name, server] of [['users', users], ['payments', payments], ['search', search]] as const) {
+  for (const [name, server] of [
+    ['users', users],
+    ['payments', payments],
+    ['search', search],
+  ] as const) {
     const { calls, attempts, retries } = fetch.stats().hosts[server.origin] ?? {};
     console.log(`stats ${name.padEnd(8)} calls=${calls} attempts=${attempts} retries=${retries}`);
   }

@@ -55,11 +55,13 @@ const median = (values: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
-const viaFetch = (fetch: (url: string) => Promise<Response>): Send => async () => {
-  const res = await fetch(url);
-  await res.arrayBuffer();
-  return res.ok;
-};
+const viaFetch =
+  (fetch: (url: string) => Promise<Response>): Send =>
+  async () => {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.ok;
+  };
 
 const configs: Array<[string, Policy | undefined]> = [
   ['plain fetch', undefined],
@@ -70,7 +72,9 @@ const configs: Array<[string, Policy | undefined]> = [
 ];
 
 console.log(`outage: ${OUTAGE} calls, then recovery: ${RECOVERY} calls, concurrency ${CONCURRENCY}, retry.limit 3\n`);
-console.log('| configuration | deliveries per call (outage) | success rate (recovery) | median time to failure (outage) | outage phase wall time |');
+console.log(
+  '| configuration | deliveries per call (outage) | success rate (recovery) | median time to failure (outage) | outage phase wall time |',
+);
 console.log('|---|---|---|---|---|');
 for (const [name, defaults] of configs) {
   const client = defaults ? createFetch({ defaults }) : undefined;

@@ -66,8 +66,12 @@ console.log(`  events                ${JSON.stringify(report.events)}`);
 console.log(`  invariant violations  ${report.violations}`);
 for (const example of report.examples) console.log(`    ${example}`);
 console.log(`  slowest settle        ${Math.round(report.maxSettleMs)} ms`);
-console.log(`  heap (after GC)       start ${before.toFixed(1)} MB, after ${warmup} warm-up calls ${warm.toFixed(1)} MB, after close ${after.toFixed(1)} MB`);
-console.log(`  heap growth           ${growth.toFixed(1)} MB after warm-up (largest mid-run ${peak.toFixed(1)} MB; bound ${bound} MB)`);
+console.log(
+  `  heap (after GC)       start ${before.toFixed(1)} MB, after ${warmup} warm-up calls ${warm.toFixed(1)} MB, after close ${after.toFixed(1)} MB`,
+);
+console.log(
+  `  heap growth           ${growth.toFixed(1)} MB after warm-up (largest mid-run ${peak.toFixed(1)} MB; bound ${bound} MB)`,
+);
 
 const ok = report.violations === 0 && growth < bound && peak < bound;
 if (!ok) console.log('soak: FAILED');

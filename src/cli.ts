@@ -41,7 +41,8 @@ export const EXIT = { ok: 0, usage: 2, url: 3, resolve: 6, connect: 7, http: 22,
 class UsageError extends Error {}
 
 const integer = (value: string, flag: string, min: number): number => {
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < min)
+    throw new UsageError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
   return Number(value);
 };
 
@@ -72,7 +73,8 @@ export const parse = async (argv: readonly string[]): Promise<Parsed> => {
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL expected, got ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL expected, got ${positionals.length}`);
 
   const headers = new Headers();
   for (const header of values.header ?? []) {
@@ -97,7 +99,8 @@ export const parse = async (argv: readonly string[]): Promise<Parsed> => {
   }
   const policy: Policy = { breaker: false };
   if (values.retry !== undefined) policy.retry = { limit: integer(values.retry, '--retry', 0) };
-  if (values.hedge !== undefined) policy.hedge = { delay: values.hedge === 'auto' ? 'auto' : integer(values.hedge, '--hedge', 0) };
+  if (values.hedge !== undefined)
+    policy.hedge = { delay: values.hedge === 'auto' ? 'auto' : integer(values.hedge, '--hedge', 0) };
   if (values.breaker) policy.breaker = {};
   if (values.timeout !== undefined) policy.timeout = { total: integer(values.timeout, '--timeout', 1) };
 
@@ -111,7 +114,8 @@ export const parse = async (argv: readonly string[]): Promise<Parsed> => {
     throw Object.assign(new UsageError(`unsupported protocol: ${url.protocol}`), { exit: EXIT.url });
   }
   const method = values.request ?? (body === undefined ? 'GET' : 'POST');
-  if (body !== undefined && /^(GET|HEAD)$/i.test(method)) throw new UsageError(`-d cannot be used with ${method.toUpperCase()}: fetch sends no body with it`);
+  if (body !== undefined && /^(GET|HEAD)$/i.test(method))
+    throw new UsageError(`-d cannot be used with ${method.toUpperCase()}: fetch sends no body with it`);
   const init: RequestInit = { method, headers, ...(body !== undefined && { body }) };
   return { url, init, policy, fail: values.fail ?? false, verbose: values.verbose ?? false };
 };

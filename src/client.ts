@@ -110,7 +110,8 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       signal: (caller, policy: ResolvedPolicy, readsStream) => {
         const total = policy.timeout.total;
         // A body read from a stream is read under a signal: one that never aborts when nothing can.
-        if (total === false) return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
+        if (total === false)
+          return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
         // No caller's signal and no stream to read: the layers keep the deadline (see PreparedRequest.signal).
         if (!caller && !readsStream) return { signal: undefined, deadline: performance.now() + total };
         const controller = new AbortController();
@@ -148,10 +149,14 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       resolve,
       signal: (caller, policy, readsStream) => {
         const total = policy.timeout.total;
-        if (total === false) return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
+        if (total === false)
+          return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
         const controller = new AbortController();
         timer = setTimeout(() => controller.abort(totalTimeoutError(total)), total);
-        return { signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal, deadline: performance.now() + total };
+        return {
+          signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal,
+          deadline: performance.now() + total,
+        };
       },
     });
     try {

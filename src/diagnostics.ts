@@ -80,15 +80,17 @@ const channelFor = (type: EventType): diagnostics.Channel => {
 export type Emit = (event: ResilientEvent) => void;
 
 /** Builds the client's emitter: `onEvent` first, then the diagnostics channel if anyone listens. */
-export const createEmitter = (onEvent?: (event: ResilientEvent) => void): Emit => (event) => {
-  if (onEvent) {
-    try {
-      onEvent(event);
-    } catch (error) {
-      // A throwing listener must not break the call it observes.
-      process.emitWarning(`resilient-fetch: onEvent threw: ${String(error)}`);
+export const createEmitter =
+  (onEvent?: (event: ResilientEvent) => void): Emit =>
+  (event) => {
+    if (onEvent) {
+      try {
+        onEvent(event);
+      } catch (error) {
+        // A throwing listener must not break the call it observes.
+        process.emitWarning(`resilient-fetch: onEvent threw: ${String(error)}`);
+      }
     }
-  }
-  const channel = channelFor(event.type);
-  if (channel.hasSubscribers) channel.publish(event);
-};
+    const channel = channelFor(event.type);
+    if (channel.hasSubscribers) channel.publish(event);
+  };

@@ -27,7 +27,12 @@ export class CircuitOpenError extends ResilientFetchError {
   readonly retryAfter: number;
 
   constructor(host: string, retryAfter: number, options?: { cause?: unknown }) {
-    super(`Circuit for ${host} is open; next probe in ${Math.max(0, Math.round(retryAfter))} ms`, 'ERR_CIRCUIT_OPEN', host, options);
+    super(
+      `Circuit for ${host} is open; next probe in ${Math.max(0, Math.round(retryAfter))} ms`,
+      'ERR_CIRCUIT_OPEN',
+      host,
+      options,
+    );
     this.name = 'CircuitOpenError';
     this.retryAfter = Math.max(0, retryAfter);
   }

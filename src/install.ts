@@ -22,7 +22,12 @@ const withInstallDefaults = (options: ResilientFetchOptions | undefined): Resili
     ...options,
     defaults: {
       ...defaults,
-      timeout: timeout === undefined ? { ...DEFAULTS.install.timeout } : timeout === false ? false : { ...DEFAULTS.install.timeout, ...timeout },
+      timeout:
+        timeout === undefined
+          ? { ...DEFAULTS.install.timeout }
+          : timeout === false
+            ? false
+            : { ...DEFAULTS.install.timeout, ...timeout },
       breaker: defaults.breaker ?? DEFAULTS.install.breaker,
     },
   };

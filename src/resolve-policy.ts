@@ -33,11 +33,8 @@ const mergeRetry = (base: Layer<RetryOptions>, over: Layer<RetryOptions>): Layer
   if (!merged || !over) return merged;
   const from = base || DEFAULTS.retry;
   const backoff =
-    typeof over.backoff === 'object' && typeof from.backoff === 'object'
-      ? { ...from.backoff, ...over.backoff }
-      : merged.backoff;
-  const budget =
-    over.budget && from.budget ? ({ ...from.budget, ...over.budget } as RetryBudgetOptions) : merged.budget;
+    typeof over.backoff === 'object' && typeof from.backoff === 'object' ? { ...from.backoff, ...over.backoff } : merged.backoff;
+  const budget = over.budget && from.budget ? ({ ...from.budget, ...over.budget } as RetryBudgetOptions) : merged.budget;
   return { ...merged, ...(backoff && { backoff }), ...(budget !== undefined && { budget }) };
 };
 
@@ -111,8 +108,7 @@ export const freezePolicy = (policy: Policy): ResolvedPolicy => {
     retry: policy.retry === false ? false : freezeRetry(policy.retry ?? {}),
     hedge: policy.hedge ? freezeHedge(policy.hedge) : false,
     breaker,
-    timeout:
-      policy.timeout === false ? Object.freeze({ attempt: false, total: false } as ResolvedTimeout) : timeout,
+    timeout: policy.timeout === false ? Object.freeze({ attempt: false, total: false } as ResolvedTimeout) : timeout,
     throttle,
     maxBufferBytes: policy.maxBufferBytes ?? DEFAULTS.maxBufferBytes,
     upstreams: Object.freeze([...(policy.upstreams ?? DEFAULTS.upstreams)]),

@@ -35,8 +35,7 @@ const number =
   (min: number, max = Infinity, { integer = false, exclusiveMin = false } = {}): Check =>
   (value, path) => {
     const expected =
-      `${integer ? 'an integer' : 'a number'} ${exclusiveMin ? '>' : '>='} ${min}` +
-      (max === Infinity ? '' : ` and <= ${max}`);
+      `${integer ? 'an integer' : 'a number'} ${exclusiveMin ? '>' : '>='} ${min}` + (max === Infinity ? '' : ` and <= ${max}`);
     if (typeof value !== 'number' || Number.isNaN(value)) fail(path, expected, value);
     const n = value as number;
     const ok = (exclusiveMin ? n > min : n >= min) && n <= max && (!integer || Number.isInteger(n));
@@ -161,10 +160,7 @@ const POLICY: Shape = {
     }),
     'an object',
   ),
-  timeout: orOff(
-    object({ attempt: orOff(positiveMs, 'a number > 0'), total: orOff(positiveMs, 'a number > 0') }),
-    'an object',
-  ),
+  timeout: orOff(object({ attempt: orOff(positiveMs, 'a number > 0'), total: orOff(positiveMs, 'a number > 0') }), 'an object'),
   throttle: orOff(object({ k: number(1), window: positiveMs, maxProbability: ratio }), 'an object'),
   maxBufferBytes: number(0, Infinity, { integer: true }),
   upstreams: listOf(origin, 'http(s) origins'),
@@ -189,9 +185,7 @@ export const validatePolicy = (value: unknown, path: string): Policy => {
 };
 
 const LABEL = '[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?';
-const HOST_PATTERN = new RegExp(
-  `^(?:\\*\\.)?(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9a-f:.]+\\])(?::(?:[1-9][0-9]{0,4}))?$`,
-);
+const HOST_PATTERN = new RegExp(`^(?:\\*\\.)?(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9a-f:.]+\\])(?::(?:[1-9][0-9]{0,4}))?$`);
 
 /** Throws when `key` is not `host`, `host:port` or `*.suffix[:port]` (lower case is applied first). */
 export const validateHostPattern = (key: string, path: string): string => {
@@ -236,7 +230,9 @@ export const validateOptions = (options: unknown): ResilientFetchOptions => {
   object(TOP)(options, '');
   const { fetch, dispatcher } = options as ResilientFetchOptions;
   if (fetch !== undefined && dispatcher !== undefined) {
-    throw new TypeError('dispatcher cannot be combined with fetch: the fetch option is the whole transport (give the dispatcher to that fetch)');
+    throw new TypeError(
+      'dispatcher cannot be combined with fetch: the fetch option is the whole transport (give the dispatcher to that fetch)',
+    );
   }
   return options as ResilientFetchOptions;
 };

@@ -46,7 +46,12 @@ export const envInt = (name: string, fallback: number): number => {
 export type Metrics = Record<string, number>;
 export type Column = { readonly key: string; readonly label: string; readonly digits?: number };
 /** One measured run; `share` is the part of the scenario's calls to make (less than 1 for one segment of a pair). */
-export type RunOnce = (adapter: Adapter, run: string, index: number, share?: number) => Promise<{ metrics: Metrics; samples?: number[] }>;
+export type RunOnce = (
+  adapter: Adapter,
+  run: string,
+  index: number,
+  share?: number,
+) => Promise<{ metrics: Metrics; samples?: number[] }>;
 
 /**
  * One run's metrics from its equal-sized segments: the harmonic mean for rates (`harmonic` keys;
@@ -210,12 +215,19 @@ export const runPairedRounds = async (options: {
   try {
     const perRow: RowRuns[] = adapters.map((a) => ({ name: a.name, settings: a.settings, rounds: [], samples: [] }));
     const ratios: number[][] = factories.map(() => []);
-    const also: Record<string, number[][]> = Object.fromEntries((options.alsoRatioOf ?? []).map((key) => [key, factories.map(() => [])]));
-    for (const [i, adapter] of adapters.entries()) await warm(options.server, adapter, options.warmup, `${scenario}-warmup-a${i}`);
+    const also: Record<string, number[][]> = Object.fromEntries(
+      (options.alsoRatioOf ?? []).map((key) => [key, factories.map(() => [])]),
+    );
+    for (const [i, adapter] of adapters.entries())
+      await warm(options.server, adapter, options.warmup, `${scenario}-warmup-a${i}`);
     const segments = options.segments ?? 1;
     const rates = new Set(options.rates ?? []);
     /** One pair of runs, client `i` and the reference, in `segments` pieces each; returns both runs' metrics. */
-    const measurePair = async (i: number, referenceFirst: boolean, run: string): Promise<{ client: Metrics; reference: Metrics }> => {
+    const measurePair = async (
+      i: number,
+      referenceFirst: boolean,
+      run: string,
+    ): Promise<{ client: Metrics; reference: Metrics }> => {
       const pieces: Metrics[][] = [[], []]; // [reference, client]
       for (let j = 0; j < segments; j++) {
         // A B, B A, A B, ...: the order flips every piece, and the first piece's order every round.
@@ -240,8 +252,12 @@ export const runPairedRounds = async (options: {
         const pair = (key: string) => ratio(client[key] ?? Number.NaN, reference[key] ?? Number.NaN);
         ratios[i]?.push(pair(ratioOf));
         for (const [key, byRow] of Object.entries(also)) byRow[i]?.push(pair(key));
-        const extra = Object.keys(also).map((key) => `, ${key} ÷ reference = ${fmt(pair(key), 2)}`).join('');
-        options.log?.(`  round ${round + 1}/${rounds} ${perRow[i]?.name}: ${ratioOf} ÷ reference = ${fmt(pair(ratioOf), 2)}${extra}`);
+        const extra = Object.keys(also)
+          .map((key) => `, ${key} ÷ reference = ${fmt(pair(key), 2)}`)
+          .join('');
+        options.log?.(
+          `  round ${round + 1}/${rounds} ${perRow[i]?.name}: ${ratioOf} ÷ reference = ${fmt(pair(ratioOf), 2)}${extra}`,
+        );
       }
       ratios[0]?.push(1);
       for (const byRow of Object.values(also)) byRow[0]?.push(1);
@@ -271,7 +287,9 @@ export const table = (result: ScenarioResult): string => {
     `### ${result.scenario}: ${result.description}`,
     '',
     `Machine: ${machineLine(result.machine)}.`,
-    `Parameters: ${Object.entries(result.parameters).map(([k, v]) => `${k}=${v}`).join(', ')}. Command: \`${result.command}\`.`,
+    `Parameters: ${Object.entries(result.parameters)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}. Command: \`${result.command}\`.`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,

@@ -18,8 +18,7 @@ export const median = (values: readonly number[]): number => {
 };
 
 /** `value / base`, NaN when the base is 0 or missing. */
-export const ratio = (value: number, base: number): number =>
-  base === 0 || Number.isNaN(base) ? Number.NaN : value / base;
+export const ratio = (value: number, base: number): number => (base === 0 || Number.isNaN(base) ? Number.NaN : value / base);
 
 /** Points of an empirical CDF, at most `maxPoints` of them: [latency, cumulative share]. */
 export const cdfPoints = (samples: readonly number[], maxPoints = 400): Array<[number, number]> => {

@@ -1,8 +1,18 @@
 /** Small SVG chart writers (no chart library): a tail-emphasised latency CDF and horizontal bars. */
 
 const PALETTE = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b',
-  '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#000000', '#aec7e8',
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+  '#000000',
+  '#aec7e8',
 ];
 
 export const escapeXml = (text: string): string =>
@@ -50,7 +60,13 @@ export const cdfChart = (title: string, subtitle: string, series: readonly CdfSe
       out.push(`<text x="${px}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${ms >= 1 ? ms : ms.toFixed(1)}</text>`);
     }
   }
-  for (const [share, label] of [[0, 'p0'], [0.5, 'p50'], [0.9, 'p90'], [0.99, 'p99'], [0.999, 'p99.9']] as const) {
+  for (const [share, label] of [
+    [0, 'p0'],
+    [0.5, 'p50'],
+    [0.9, 'p90'],
+    [0.99, 'p99'],
+    [0.999, 'p99.9'],
+  ] as const) {
     const py = n(y(share));
     out.push(`<line x1="${left}" y1="${py}" x2="${left + plotW}" y2="${py}" stroke="#eee"/>`);
     out.push(`<text x="${left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#555">${label}</text>`);
@@ -62,7 +78,9 @@ export const cdfChart = (title: string, subtitle: string, series: readonly CdfSe
     const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${n(x(p[0]))},${n(y(p[1]))}`).join('');
     if (d) out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
     const ly = top + 8 + i * 18;
-    out.push(`<line x1="${left + plotW + 12}" y1="${ly}" x2="${left + plotW + 32}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
+    out.push(
+      `<line x1="${left + plotW + 12}" y1="${ly}" x2="${left + plotW + 32}" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
+    );
     out.push(`<text x="${left + plotW + 38}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   out.push('</svg>');
@@ -92,7 +110,9 @@ export const barChart = (title: string, subtitle: string, unit: string, bars: re
     const value = Number.isFinite(bar.value) ? bar.value : 0;
     const w = (value / max) * plotW;
     const color = PALETTE[i % PALETTE.length] ?? '#000';
-    out.push(`<text x="${left - 8}" y="${y + row / 2}" text-anchor="end" dominant-baseline="middle">${escapeXml(bar.label)}</text>`);
+    out.push(
+      `<text x="${left - 8}" y="${y + row / 2}" text-anchor="end" dominant-baseline="middle">${escapeXml(bar.label)}</text>`,
+    );
     out.push(`<rect x="${left}" y="${y + 4}" width="${n(Math.max(w, 1))}" height="${row - 8}" fill="${color}"/>`);
     const text = `${Number.isFinite(bar.value) ? bar.value.toFixed(2) : '–'} ${unit}${bar.note ? ` ${bar.note}` : ''}`;
     out.push(`<text x="${n(left + Math.max(w, 1) + 6)}" y="${y + row / 2}" dominant-baseline="middle">${escapeXml(text)}</text>`);

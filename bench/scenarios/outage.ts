@@ -28,7 +28,12 @@ export const outage: Scenario = {
       ...PEERS,
       () => resilientAdapter('rf naive retry', { retry: { budget: false }, breaker: false }, 'retry.budget false, breaker false'),
       () => resilientAdapter('rf budget', { breaker: false }, 'retry budget at its default (10 %, 5/s), breaker false'),
-      () => resilientAdapter('rf budget + breaker', { breaker }, 'retry budget default, breaker { volumeThreshold: 20, resetTimeout: 1000 }'),
+      () =>
+        resilientAdapter(
+          'rf budget + breaker',
+          { breaker },
+          'retry budget default, breaker { volumeThreshold: 20, resetTimeout: 1000 }',
+        ),
       () =>
         resilientAdapter(
           'rf budget + breaker + throttle',

@@ -55,7 +55,10 @@ const http2Adapter = (): Adapter => {
     server.listen(0, '127.0.0.1', () => resolve(`https://127.0.0.1:${(server.address() as AddressInfo).port}`)),
   );
   const agent = new Agent({ allowH2: true, connect: { ca: TLS_CERT } });
-  const client = createFetch({ dispatcher: agent, defaults: { retry: { limit: 3, backoff: { base: 10, max: 100 } }, timeout: { attempt: 2_000, total: 30_000 } } });
+  const client = createFetch({
+    dispatcher: agent,
+    defaults: { retry: { limit: 3, backoff: { base: 10, max: 100 } }, timeout: { attempt: 2_000, total: 30_000 } },
+  });
   return {
     name: 'resilient-fetch, HTTP/2 (allowH2)',
     settings: 'resilient-fetch: dispatcher new Agent({ allowH2: true }), HTTP/2 TLS server in the client process',

@@ -22,7 +22,10 @@ export const delay = (ms: number, signal?: AbortSignal, interrupt?: AbortSignal)
     };
     const onAbort = end(() => reject(signal?.reason));
     const onInterrupt = end(() => resolve(false));
-    const timer = setTimeout(end(() => resolve(true)), ms);
+    const timer = setTimeout(
+      end(() => resolve(true)),
+      ms,
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
     interrupt?.addEventListener('abort', onInterrupt, { once: true });
   });
@@ -42,7 +45,7 @@ const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>): Promise<v
   const timer = setTimeout(() => void reader.cancel().catch(ignore), DRAIN_MAX_MS);
   timer.unref();
   try {
-    for (let read = 0; ; ) {
+    for (let read = 0; ;) {
       const { done, value } = await reader.read();
       if (done) return;
       read += value.byteLength;

@@ -69,11 +69,9 @@ const headerSpelling = (init: unknown): Record<string, string> | undefined => {
 };
 
 /** A body fetch sends with `transfer-encoding: chunked`: a stream or an async iterable, length unknown. */
-const isStreamBody = (body: unknown): boolean =>
-  typeof body === 'object' && body !== null && Symbol.asyncIterator in body;
+const isStreamBody = (body: unknown): boolean => typeof body === 'object' && body !== null && Symbol.asyncIterator in body;
 
 type Body = { bytes: Uint8Array<ArrayBuffer> | Blob | null; stream: ReadableStream<Uint8Array> | null };
-
 
 /**
  * Reads `stream` up to `max` bytes; past that, returns a stream of what was read plus the rest.
@@ -128,10 +126,7 @@ const readChunks = async (
   return { bytes, stream: null };
 };
 
-const replayThenRest = (
-  head: Uint8Array[],
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): ReadableStream<Uint8Array> =>
+const replayThenRest = (head: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> =>
   new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = head.shift();
@@ -155,9 +150,13 @@ const encoder = new TextEncoder();
  * strings, URLSearchParams and bytes as bytes, a Blob as itself (read once its size is checked).
  */
 const quickBody = (body: unknown): { bytes: Uint8Array<ArrayBuffer> | Blob; type?: string } | undefined => {
-  if (typeof body === 'string') return { bytes: encoder.encode(body) as Uint8Array<ArrayBuffer>, type: 'text/plain;charset=UTF-8' };
+  if (typeof body === 'string')
+    return { bytes: encoder.encode(body) as Uint8Array<ArrayBuffer>, type: 'text/plain;charset=UTF-8' };
   if (body instanceof URLSearchParams) {
-    return { bytes: encoder.encode(body.toString()) as Uint8Array<ArrayBuffer>, type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+    return {
+      bytes: encoder.encode(body.toString()) as Uint8Array<ArrayBuffer>,
+      type: 'application/x-www-form-urlencoded;charset=UTF-8',
+    };
   }
   if (body instanceof Blob) return { bytes: body, ...(body.type !== '' && { type: body.type }) };
   // Copy: the caller may reuse its buffer once fetch has returned, as fetch allows. Through a
@@ -224,7 +223,9 @@ export const prepareRequest = async (
       body = { bytes: quick.bytes, stream: null };
       if (quick.type && !headers?.has('content-type')) (headers ??= new Headers()).set('content-type', quick.type);
     }
-    if (init) for (const key of PASS_THROUGH) if (init[key as keyof RequestInit] !== undefined) passThrough[key] = init[key as keyof RequestInit];
+    if (init)
+      for (const key of PASS_THROUGH)
+        if (init[key as keyof RequestInit] !== undefined) passThrough[key] = init[key as keyof RequestInit];
   } else {
     // Everything else goes through the global Request, which applies fetch's own rules
     // (content-type of FormData, URLSearchParams and Blob bodies; Request + init merging).

@@ -105,7 +105,8 @@ type TimingInfo = {
 
 type Timing = { readonly url: string; readonly info: TimingInfo; status: number };
 
-const markResourceTiming = (performance as unknown as { markResourceTiming?: (...args: unknown[]) => unknown }).markResourceTiming;
+const markResourceTiming = (performance as unknown as { markResourceTiming?: (...args: unknown[]) => unknown })
+  .markResourceTiming;
 
 const startTiming = (url: string): Timing => {
   const now = performance.now();
@@ -160,8 +161,7 @@ const headerValue = (pairs: string[][], name: string): string | null => {
 };
 
 type Outcome =
-  | { readonly response: Response }
-  | { readonly redirect: { readonly status: number; readonly location: string | null } };
+  { readonly response: Response } | { readonly redirect: { readonly status: number; readonly location: string | null } };
 
 /** A web stream as the Node stream undici's dispatch sends (a Blob's with its content-length, see wireHeaders). */
 const webStream = (stream: ReadableStream<Uint8Array> | null): Readable | null =>
@@ -375,7 +375,15 @@ const sendOnAgent =
     try {
       for (;;) {
         if (expired) throw expired.reason;
-        const outcome = await dispatchHop(route, hop, signal, redirectMode, (fail) => (stop = fail), request.headerSpelling, timing);
+        const outcome = await dispatchHop(
+          route,
+          hop,
+          signal,
+          redirectMode,
+          (fail) => (stop = fail),
+          request.headerSpelling,
+          timing,
+        );
         stop = undefined; // past this hop's headers: its body is never the timeout's to end
         if ('response' in outcome) return outcome.response;
         const { status, location } = outcome.redirect;
@@ -426,5 +434,11 @@ export const chooseDispatcher = (own: Agent, option?: Dispatcher): (() => Route)
 export const createDispatcherTransport = (agentOptions: Agent.Options = {}, dispatcher?: Dispatcher): Transport => {
   const agent = new Agent(agentOptions);
   const choose = chooseDispatcher(agent, dispatcher);
-  return { send: sendOnAgent(choose, fetchOnAgent(() => choose().dispatcher)), close: () => closeAgent(agent) };
+  return {
+    send: sendOnAgent(
+      choose,
+      fetchOnAgent(() => choose().dispatcher),
+    ),
+    close: () => closeAgent(agent),
+  };
 };

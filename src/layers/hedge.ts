@@ -50,8 +50,7 @@ const hedgeLostError = (): DOMException => {
 };
 
 /** True for the abort reason of a losing hedge branch (layers below may see it; not a host failure). */
-export const isHedgeLost = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && HEDGE_LOST in error;
+export const isHedgeLost = (error: unknown): boolean => typeof error === 'object' && error !== null && HEDGE_LOST in error;
 
 /** Whether a call may be hedged at all: replayable, method allowed, and idempotent or keyed. */
 export const isHedgeable = (request: PreparedRequest, hedge: ResolvedHedge): boolean => {

@@ -52,7 +52,8 @@ export const nextHop = (hop: Hop, status: number, location: string): Hop => {
   if ((url.username || url.password) && !sameOrigin) {
     throw new Error('cross origin not allowed for request mode "cors"');
   }
-  if (status !== 303 && (hop.stream !== null || hop.chunked)) throw new Error('the request body is a stream and cannot be sent again');
+  if (status !== 303 && (hop.stream !== null || hop.chunked))
+    throw new Error('the request body is a stream and cannot be sent again');
 
   let { method, body, chunked } = hop;
   let headers = hop.headers;

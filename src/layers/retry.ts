@@ -40,8 +40,7 @@ class Outcome extends Error {
 }
 
 const methodAllowed = (request: PreparedRequest, retry: ResolvedRetry): boolean =>
-  retry.methods.has(request.method.toUpperCase()) ||
-  request.headers.some(([name]) => name === 'idempotency-key');
+  retry.methods.has(request.method.toUpperCase()) || request.headers.some(([name]) => name === 'idempotency-key');
 
 /** The built-in decision for a response. */
 export const judgeResponse = (request: PreparedRequest, retry: ResolvedRetry, response: Response): Verdict => {
@@ -113,7 +112,8 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       try {
         response = await send(attempt);
       } catch (error) {
-        if (request.signal?.aborted) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
+        if (request.signal?.aborted)
+          throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
         if (isTotalTimeout(error)) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, error);
         throw new Outcome(attempt, judgeError(request, retry, error), undefined, error);
       }
@@ -172,7 +172,14 @@ export const createRetryLayer = (context: LayerContext): Layer => {
 
       previousDelay = wait;
       context.counters.get(origin).retries++;
-      context.emit({ type: 'retry', host: outcome.attempt.url.origin, attempt: retryNumber, resendCount: retryNumber, delay: Math.round(wait), reason: outcome.verdict.reason });
+      context.emit({
+        type: 'retry',
+        host: outcome.attempt.url.origin,
+        attempt: retryNumber,
+        resendCount: retryNumber,
+        delay: Math.round(wait),
+        reason: outcome.verdict.reason,
+      });
       // The last response is kept through the sleep: if the client closes meanwhile, the retrying
       // stops and the caller gets it, body intact, as when the retries run out.
       let slept: boolean;
@@ -204,7 +211,14 @@ export const createRetryLayer = (context: LayerContext): Layer => {
     };
 
     const giveUp = (outcome: Outcome, why: string): false => {
-      context.emit({ type: 'give-up', host: outcome.attempt.url.origin, attempt: outcome.attempt.number + 1, resendCount: outcome.attempt.number, reason: outcome.verdict.reason, why });
+      context.emit({
+        type: 'give-up',
+        host: outcome.attempt.url.origin,
+        attempt: outcome.attempt.number + 1,
+        resendCount: outcome.attempt.number,
+        reason: outcome.verdict.reason,
+        why,
+      });
       return false;
     };
 

@@ -28,8 +28,7 @@ export const totalTimeoutError = (ms: number): DOMException => {
 };
 
 /** The call's total timeout: neither retried nor counted against the host. */
-export const isTotalTimeout = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && TOTAL_TIMEOUT in error;
+export const isTotalTimeout = (error: unknown): boolean => typeof error === 'object' && error !== null && TOTAL_TIMEOUT in error;
 
 export const createTimeoutLayer =
   (context: LayerContext): Layer =>

@@ -55,7 +55,9 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
   const spelling = request.headerSpelling;
   init.method = request.method;
   // The caller's spelling of header names: fetch sends them so.
-  init.headers = (spelling ? request.headers.map(([name, value]) => [spelling[name] ?? name, value]) : request.headers) as Array<[string, string]>;
+  init.headers = (spelling ? request.headers.map(([name, value]) => [spelling[name] ?? name, value]) : request.headers) as Array<
+    [string, string]
+  >;
   init.body = body;
   init.signal = attempt.signal ?? null;
   return init;

@@ -125,7 +125,10 @@ describe('fault server (child process)', () => {
 });
 
 describe('adapters use comparable retry settings', () => {
-  const all: AdapterFactory[] = [...PEERS, () => resilientAdapter('resilient-fetch', { retry: { budget: false }, breaker: false })];
+  const all: AdapterFactory[] = [
+    ...PEERS,
+    () => resilientAdapter('resilient-fetch', { retry: { budget: false }, breaker: false }),
+  ];
 
   // GET against an always-503 endpoint: the bare transports deliver once, every retrying client 1 + RETRIES times.
   it.each(all.map((factory) => [factory().name, factory] as const))('%s: GET against 503', async (name, factory) => {

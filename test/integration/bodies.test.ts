@@ -35,13 +35,21 @@ const streamOf = (chunks: Uint8Array[]) =>
 
 const cases: Array<[string, () => RequestInit, string | RegExp | undefined]> = [
   ['string', () => ({ body: 'héllo wörld' }), 'text/plain;charset=UTF-8'],
-  ['URLSearchParams', () => ({ body: new URLSearchParams({ a: '1', b: 'x y' }) }), 'application/x-www-form-urlencoded;charset=UTF-8'],
+  [
+    'URLSearchParams',
+    () => ({ body: new URLSearchParams({ a: '1', b: 'x y' }) }),
+    'application/x-www-form-urlencoded;charset=UTF-8',
+  ],
   ['FormData with a file', () => ({ body: form() }), /^multipart\/form-data; boundary=/],
   ['Blob', () => ({ body: new Blob([bytes], { type: 'image/png' }) }), 'image/png'],
   ['ArrayBuffer', () => ({ body: bytes.slice().buffer }), undefined],
   ['Uint8Array', () => ({ body: bytes.slice() }), undefined],
   ['DataView', () => ({ body: new DataView(bytes.slice().buffer) }), undefined],
-  ['ReadableStream (duplex half)', () => ({ body: streamOf([bytes.slice(0, 1000), bytes.slice(1000)]), duplex: 'half' } as RequestInit), undefined],
+  [
+    'ReadableStream (duplex half)',
+    () => ({ body: streamOf([bytes.slice(0, 1000), bytes.slice(1000)]), duplex: 'half' }) as RequestInit,
+    undefined,
+  ],
 ];
 
 describe('every body type is replayed byte-identical, with its content-type', () => {
@@ -95,7 +103,11 @@ describe('every body type is replayed byte-identical, with its content-type', ()
     const pending = client()(server.url, { method: 'PUT', body: buffer });
     buffer.fill(9);
     await pending;
-    expect(server.deliveries.map((d) => [...d.body])).toEqual([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]);
+    expect(server.deliveries.map((d) => [...d.body])).toEqual([
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+    ]);
   });
 });
 
@@ -212,7 +224,12 @@ describe('issue-15: bodies', () => {
   const int16Bytes = new Uint8Array(int16.buffer.slice(0));
   const blobBytes = new Uint8Array(5_000).map((_, i) => (i * 7) % 256);
   const bodies: Array<[string, () => BodyInit, Uint8Array | string, string | undefined]> = [
-    ['URLSearchParams', () => new URLSearchParams({ a: '1', b: 'x y' }), 'a=1&b=x+y', 'application/x-www-form-urlencoded;charset=UTF-8'],
+    [
+      'URLSearchParams',
+      () => new URLSearchParams({ a: '1', b: 'x y' }),
+      'a=1&b=x+y',
+      'application/x-www-form-urlencoded;charset=UTF-8',
+    ],
     ['Blob', () => new Blob([blobBytes], { type: 'image/png' }), blobBytes, 'image/png'],
     ['Int16Array', () => new Int16Array(int16), int16Bytes, undefined],
   ];
@@ -224,7 +241,13 @@ describe('issue-15: bodies', () => {
     const pending = client()(server.url, { method: 'PUT', body: buffer });
     pool.fill(9);
     expect((await pending).status).toBe(200);
-    const expected = { sha256: sha(original), length: 16, 'content-length': '16', 'transfer-encoding': undefined, 'content-type': undefined };
+    const expected = {
+      sha256: sha(original),
+      length: 16,
+      'content-length': '16',
+      'transfer-encoding': undefined,
+      'content-type': undefined,
+    };
     expect(server.deliveries.map(framing)).toEqual(Array(3).fill(expected));
   });
 
@@ -234,13 +257,26 @@ describe('issue-15: bodies', () => {
     ['string', () => bigText, bigText, 'text/plain;charset=UTF-8'],
     ['Blob', () => new Blob([bigBytes], { type: 'application/octet-stream' }), bigBytes, 'application/octet-stream'],
     ['Uint8Array', () => bigBytes.slice(), bigBytes, undefined],
-    ['URLSearchParams', () => new URLSearchParams({ q: bigText }), `q=${encodeURIComponent(bigText)}`, 'application/x-www-form-urlencoded;charset=UTF-8'],
+    [
+      'URLSearchParams',
+      () => new URLSearchParams({ q: bigText }),
+      `q=${encodeURIComponent(bigText)}`,
+      'application/x-www-form-urlencoded;charset=UTF-8',
+    ],
   ];
   for (const [name, body, sent, type] of known) {
     const length = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.byteLength;
-    const expected = { sha256: sha(sent), length, 'content-length': String(length), 'transfer-encoding': undefined, 'content-type': type };
+    const expected = {
+      sha256: sha(sent),
+      length,
+      'content-length': String(length),
+      'transfer-encoding': undefined,
+      'content-type': type,
+    };
 
-    test(`issue-15: a ${name} body over maxBufferBytes keeps its content-length, is sent once and not retried`, async ({ server }) => {
+    test(`issue-15: a ${name} body over maxBufferBytes keeps its content-length, is sent once and not retried`, async ({
+      server,
+    }) => {
       server.handle((_req, res) => {
         res.writeHead(503);
         res.end();
@@ -250,7 +286,9 @@ describe('issue-15: bodies', () => {
       expect(server.deliveries.map(framing)).toEqual([expected]);
     });
 
-    test(`issue-15: a ${name} body over maxBufferBytes follows a 307 with its bytes and content-length, as fetch does`, async ({ server }) => {
+    test(`issue-15: a ${name} body over maxBufferBytes follows a 307 with its bytes and content-length, as fetch does`, async ({
+      server,
+    }) => {
       server.handle((_req, res, _d, i) => {
         res.writeHead(i === 0 ? 307 : 200, i === 0 ? { location: '/moved' } : {});
         res.end();
@@ -265,18 +303,27 @@ describe('issue-15: bodies', () => {
 
   for (const timeout of [false, { total: false }] as const) {
     for (const [name, body, sent, type] of bodies) {
-      test(`issue-15: with timeout ${JSON.stringify(timeout)}, a ${name} POST body is sent and replayed like fetch sends it`, async ({ server }) => {
+      test(`issue-15: with timeout ${JSON.stringify(timeout)}, a ${name} POST body is sent and replayed like fetch sends it`, async ({
+        server,
+      }) => {
         server.handle(failTwice);
         const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
         onTestFinished(() => fetch.close());
         const res = await fetch(server.url, { method: 'POST', body: body() });
         expect(res.status).toBe(200);
-        const expected = { sha256: sha(sent), length: typeof sent === 'string' ? sent.length : sent.byteLength, 'transfer-encoding': undefined, 'content-type': type };
+        const expected = {
+          sha256: sha(sent),
+          length: typeof sent === 'string' ? sent.length : sent.byteLength,
+          'transfer-encoding': undefined,
+          'content-type': type,
+        };
         expect(server.deliveries.map(framing)).toEqual(Array(3).fill({ ...expected, 'content-length': String(expected.length) }));
       });
     }
 
-    test(`issue-15: with timeout ${JSON.stringify(timeout)}, a FormData POST body is sent and replayed with its boundary`, async ({ server }) => {
+    test(`issue-15: with timeout ${JSON.stringify(timeout)}, a FormData POST body is sent and replayed with its boundary`, async ({
+      server,
+    }) => {
       server.handle(failTwice);
       const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
       onTestFinished(() => fetch.close());

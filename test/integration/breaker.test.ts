@@ -166,10 +166,15 @@ describe('circuit breaker against a real server', () => {
 
   test('total timeouts are not failures, with or without a caller signal', async ({ server }) => {
     server.handle(() => {});
-    const fetch = client({ defaults: { retry: false, breaker: { volumeThreshold: 3 }, timeout: { attempt: 5_000, total: 100 } } });
+    const fetch = client({
+      defaults: { retry: false, breaker: { volumeThreshold: 3 }, timeout: { attempt: 5_000, total: 100 } },
+    });
     for (let i = 0; i < 6; i++) {
       const init = i % 2 === 0 ? {} : { signal: new AbortController().signal };
-      await expect(fetch(server.url, init)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('total 100 ms') });
+      await expect(fetch(server.url, init)).rejects.toMatchObject({
+        name: 'TimeoutError',
+        message: expect.stringContaining('total 100 ms'),
+      });
     }
     expect(server.deliveries).toHaveLength(6);
     // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
@@ -238,7 +243,7 @@ describe('circuit breaker against a real server', () => {
     expect(shutdown).toHaveBeenCalledTimes(total);
   }, 300_000);
 
-  test('an open breaker does not keep the process alive (its timers are unref\'d)', async ({ server }) => {
+  test("an open breaker does not keep the process alive (its timers are unref'd)", async ({ server }) => {
     server.handle(always(503));
     const dir = await mkdtemp(path.join(tmpdir(), 'rf-breaker-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));

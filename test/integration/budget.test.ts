@@ -24,7 +24,12 @@ const load = async <T>(total: number, concurrency: number, call: (index: number)
   const worker = async () => {
     while (started < total) {
       const index = started++;
-      outcomes.push(await call(index).then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const));
+      outcomes.push(
+        await call(index).then(
+          (value) => ({ status: 'fulfilled', value }) as const,
+          (reason: unknown) => ({ status: 'rejected', reason }) as const,
+        ),
+      );
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -58,7 +63,9 @@ describe('retry budget against a server that answers 503 to everything', () => {
       const outcomes = await load(1_000, 16, () => outageOutcome(fetch, server.url));
       expect(outcomes).toHaveLength(1_000);
       expect(outcomes.every((o) => o.status === 'fulfilled' && (o.value === 503 || o.value === 'circuit-open'))).toBe(true);
-      expect(server.deliveries.length).toBeGreaterThanOrEqual(outcomes.filter((o) => o.status === 'fulfilled' && o.value === 503).length);
+      expect(server.deliveries.length).toBeGreaterThanOrEqual(
+        outcomes.filter((o) => o.status === 'fulfilled' && o.value === 503).length,
+      );
       expect(server.deliveries.length / 1_000).toBeLessThanOrEqual(1.25);
       expect(fetch.stats().hosts[server.origin]?.retryBudget).toBeDefined();
       if (defaults.breaker === false) {
@@ -68,7 +75,9 @@ describe('retry budget against a server that answers 503 to everything', () => {
         const host = fetch.stats().hosts[server.origin];
         expect(host?.retries).toBe(server.deliveries.length - 1_000);
         expect((host?.retryBudget as unknown as { refused: number }).refused).toBeGreaterThan(500);
-        expect(events.filter((e) => e.type === 'budget-exhausted' && e.kind === 'retry' && e.host === server.origin).length).toBeGreaterThan(500);
+        expect(
+          events.filter((e) => e.type === 'budget-exhausted' && e.kind === 'retry' && e.host === server.origin).length,
+        ).toBeGreaterThan(500);
       }
     },
   );
@@ -124,7 +133,9 @@ describe('retry budget against a server that answers 503 to everything', () => {
 });
 
 describe('server pushback', () => {
-  test('a Retry-After: 2 from one call delays the retries of other calls to that host, not to another host', async ({ server }) => {
+  test('a Retry-After: 2 from one call delays the retries of other calls to that host, not to another host', async ({
+    server,
+  }) => {
     const other = await startServer();
     onTestFinished(() => other.close());
     const hits = new Map<string, number>();
@@ -202,7 +213,10 @@ describe('adaptive throttling', () => {
     expect(server.deliveries).toHaveLength(300 - throttled); // rejected before the network
     expect(server.deliveries.length).toBeLessThan(60); // with no accepts, p = n / (n + 1)
     expect(events.filter((e) => e.type === 'throttle')).toHaveLength(throttled);
-    expect(fetch.stats().hosts[server.origin]).toMatchObject({ throttle: { rejected: throttled, accepts: 0 }, failures: throttled });
+    expect(fetch.stats().hosts[server.origin]).toMatchObject({
+      throttle: { rejected: throttled, accepts: 0 },
+      failures: throttled,
+    });
   });
 
   test('with the default cap, a tenth of the calls still reach the host and see it recover', async ({ server }) => {

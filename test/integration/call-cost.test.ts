@@ -43,7 +43,9 @@ describe('signals per call on the dispatcher transport', () => {
     expect(made).toBe(0);
   });
 
-  test('the reference transport: one per call for the attempt timeout (undici’s fetch stops only by signal)', async ({ server }) => {
+  test('the reference transport: one per call for the attempt timeout (undici’s fetch stops only by signal)', async ({
+    server,
+  }) => {
     const tenCalls = async (options: ResilientFetchOptions) => {
       const fetch = client({ transport: 'fetch', ...options });
       await (await fetch(server.url)).arrayBuffer();

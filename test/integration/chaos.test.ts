@@ -69,7 +69,12 @@ describe('chaos', () => {
             })
             .then((res) => res.text())
             .catch(() => undefined);
-          seen.push(server.arrivalsFor(plan.callId).map((a) => a.fault.kind).join('+'));
+          seen.push(
+            server
+              .arrivalsFor(plan.callId)
+              .map((a) => a.fault.kind)
+              .join('+'),
+          );
         }
       } finally {
         await server.close();

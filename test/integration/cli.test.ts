@@ -30,7 +30,18 @@ describe('resilient-fetch CLI', () => {
   test('--help lists every flag and exits 0', async () => {
     const { code, stdout } = await cli('--help');
     expect(code).toBe(0);
-    for (const flag of ['-X, --request', '-H, --header', '-d, --data', '--retry', '--hedge', '--breaker', '--timeout', '-f, --fail', '-v, --verbose', '-h, --help']) {
+    for (const flag of [
+      '-X, --request',
+      '-H, --header',
+      '-d, --data',
+      '--retry',
+      '--hedge',
+      '--breaker',
+      '--timeout',
+      '-f, --fail',
+      '-v, --verbose',
+      '-h, --help',
+    ]) {
       expect(stdout.toString()).toContain(flag);
     }
   });
@@ -67,7 +78,17 @@ describe('resilient-fetch CLI', () => {
     const file = join(dir, 'body.bin');
     const content = Buffer.from(Array.from({ length: 5_000 }, (_, i) => i % 251));
     await writeFile(file, content);
-    const { code } = await cli('-X', 'PUT', '-H', 'X-One: 1', '-H', 'Content-Type: application/octet-stream', '-d', `@${file}`, server.url);
+    const { code } = await cli(
+      '-X',
+      'PUT',
+      '-H',
+      'X-One: 1',
+      '-H',
+      'Content-Type: application/octet-stream',
+      '-d',
+      `@${file}`,
+      server.url,
+    );
     expect(code).toBe(0);
     expect(server.deliveries).toHaveLength(1);
     const [delivery] = server.deliveries;

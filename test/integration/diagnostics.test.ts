@@ -84,7 +84,15 @@ describe('diagnostics channels', () => {
     expect(events.length).toBeGreaterThanOrEqual(2);
     expect(received.map((r) => r.message)).toEqual(events);
     const json = JSON.stringify(events);
-    for (const secret of ['authz-secret', 'cookie-secret', 'key-secret', 'query-secret', 'request-body-secret', 'response-body-secret', 's3rv3r']) {
+    for (const secret of [
+      'authz-secret',
+      'cookie-secret',
+      'key-secret',
+      'query-secret',
+      'request-body-secret',
+      'response-body-secret',
+      's3rv3r',
+    ]) {
       expect(json).not.toContain(secret);
     }
     for (const event of events) expect(event.host).toBe(server.origin);

@@ -15,7 +15,9 @@ import { TLS_CERT, TLS_KEY } from '../support/tls.js';
 
 type Seen = { url: string; headers: Record<string, unknown> };
 
-const startHttps = async (handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) => {
+const startHttps = async (
+  handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
+) => {
   const seen: Seen[] = [];
   const server = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (req, res) => {
     const { host: _host, ...headers } = req.headers;

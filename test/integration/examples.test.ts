@@ -12,7 +12,8 @@ const run = (name: string): Promise<{ code: number; stdout: string; stderr: stri
       process.execPath,
       ['--import', 'tsx', `examples/${name}.ts`],
       { timeout: 60_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     );
   });
 
@@ -37,9 +38,13 @@ describe('examples', () => {
     const lines = stdout.split('\n').map((l) => l.replace(/^\s*\d+ ms\s+/, ''));
     expect(lines.filter((l) => /request #|resend_count|^client 200/.test(l))).toEqual([
       'server request #1 arrived (GET /items)',
-      expect.stringMatching(/^client attempt 1 failed \(status 503\); next attempt has http\.request\.resend_count=1, in \d+ ms$/),
+      expect.stringMatching(
+        /^client attempt 1 failed \(status 503\); next attempt has http\.request\.resend_count=1, in \d+ ms$/,
+      ),
       'server request #2 arrived (GET /items)',
-      expect.stringMatching(/^client attempt 2 failed \((UND_ERR_SOCKET|ECONNRESET)\); next attempt has http\.request\.resend_count=2, in \d+ ms$/),
+      expect.stringMatching(
+        /^client attempt 2 failed \((UND_ERR_SOCKET|ECONNRESET)\); next attempt has http\.request\.resend_count=2, in \d+ ms$/,
+      ),
       'server request #3 arrived (GET /items)',
       'client 200 {"items":[1,2,3]}',
     ]);

@@ -13,7 +13,9 @@ import type { ResilientFetchOptions } from '../../src/options.js';
 import { sleep, test } from '../support/server.js';
 
 /** Node 20 and 22 keep a Response's state under a `state` symbol; Node 24 in a private field. */
-const RESPONSE_STATE_REACHABLE = Object.getOwnPropertySymbols(new Response(null)).some((symbol) => symbol.description === 'state');
+const RESPONSE_STATE_REACHABLE = Object.getOwnPropertySymbols(new Response(null)).some(
+  (symbol) => symbol.description === 'state',
+);
 
 const SUBJECTS = ['global fetch', 'fetch', 'dispatcher'] as const;
 type Subject = (typeof SUBJECTS)[number];
@@ -87,7 +89,9 @@ describe.each(SUBJECTS)('as global fetch does, on %s', (subject) => {
       res.end('ok');
     });
     const fetch = clientFor(subject);
-    await (await fetch(server.url, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain', 'X-Custom-Header': 'a' } })).text();
+    await (
+      await fetch(server.url, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain', 'X-Custom-Header': 'a' } })
+    ).text();
     await (await fetch(server.url, { headers: [['X-Pair-Header', 'b']] })).text();
     expect(names[0]).toEqual(expect.arrayContaining(['Content-Type', 'X-Custom-Header']));
     expect(names[1]).toEqual(expect.arrayContaining(['X-Pair-Header']));
@@ -121,7 +125,9 @@ describe.each(SUBJECTS)('as global fetch does, on %s', (subject) => {
     });
     const controller = new AbortController();
     controller.abort();
-    const error = await clientFor(subject)(server.url, { method: 'POST', body, duplex: 'half', signal: controller.signal }).catch((e: unknown) => e);
+    const error = await clientFor(subject)(server.url, { method: 'POST', body, duplex: 'half', signal: controller.signal }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ name: 'AbortError' });
     expect(await eventually(() => cancelledWith !== undefined)).toBe(true);
     expect(cancelledWith).toMatchObject({ name: 'AbortError' });
@@ -180,7 +186,9 @@ describe.each(SUBJECTS)('as global fetch does, on %s', (subject) => {
     expect(error).toMatchObject({ message: 'fetch failed', cause: boom });
   });
 
-  test('a response keeps url, redirected and type in its internal state: clone() and the prototype getters agree', async ({ server }) => {
+  test('a response keeps url, redirected and type in its internal state: clone() and the prototype getters agree', async ({
+    server,
+  }) => {
     server.handle((req, res) => {
       if (req.url === '/start') {
         res.writeHead(302, { location: '/end' });
@@ -216,7 +224,9 @@ describe.each(SUBJECTS)('as global fetch does, on %s', (subject) => {
 
   describe.runIf(ours)('only ours (global fetch keeps no listener count and does not retry)', () => {
     for (const timeout of [{ total: false as const }, false as const]) {
-      test(`50 concurrent calls on one caller signal with timeout: ${JSON.stringify(timeout)}: no MaxListenersExceededWarning, listeners gone when settled`, async ({ server }) => {
+      test(`50 concurrent calls on one caller signal with timeout: ${JSON.stringify(timeout)}: no MaxListenersExceededWarning, listeners gone when settled`, async ({
+        server,
+      }) => {
         const warnings: Error[] = [];
         const onWarning = (warning: Error) => void warnings.push(warning);
         process.on('warning', onWarning);
@@ -259,7 +269,9 @@ describe.each(SUBJECTS)('as global fetch does, on %s', (subject) => {
         { label: '2 MB chunked', size: 2 * 1024 * 1024, chunked: true, reused: false },
       ];
       for (const { label, size, chunked, reused } of cases) {
-        test(`${label}: ${reused ? 'the connection is reused' : 'each retry has its own connection'}; the last response arrives intact`, async ({ server }) => {
+        test(`${label}: ${reused ? 'the connection is reused' : 'each retry has its own connection'}; the last response arrives intact`, async ({
+          server,
+        }) => {
           const body = Buffer.alloc(size, 'x');
           body.write(`tail-${size}`, size - 16);
           const sockets = new Set<Socket>();

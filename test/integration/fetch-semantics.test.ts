@@ -154,7 +154,10 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     server.handle((req, res) => {
       if (req.url === '/204') res.writeHead(204).end();
       else if (req.url === '/304') res.writeHead(304, { etag: '"x"' }).end();
-      else res.writeHead(200, { 'content-length': '5', 'content-encoding': 'gzip' }).end(req.method === 'HEAD' ? undefined : 'hello');
+      else
+        res
+          .writeHead(200, { 'content-length': '5', 'content-encoding': 'gzip' })
+          .end(req.method === 'HEAD' ? undefined : 'hello');
     });
     const fetch = client();
     const head = await fetch(server.url, { method: 'HEAD' });
@@ -308,13 +311,16 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
 
   // undici's fetch removes its listener only when the request is garbage-collected (31 are left here):
   // a known difference, and one more reason for the dispatcher transport.
-  test.runIf(transport === 'dispatcher')('leaves no abort listener on a shared signal once bodies are read (no timeouts in between)', async ({ server }) => {
-    const fetch = client({ defaults: { retry: { limit: 0 }, breaker: false, timeout: false } });
-    const controller = new AbortController();
-    for (let call = 0; call < 30; call++) await (await fetch(server.url, { signal: controller.signal })).text();
-    await (await fetch(server.url, { method: 'HEAD', signal: controller.signal })).text();
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
-  });
+  test.runIf(transport === 'dispatcher')(
+    'leaves no abort listener on a shared signal once bodies are read (no timeouts in between)',
+    async ({ server }) => {
+      const fetch = client({ defaults: { retry: { limit: 0 }, breaker: false, timeout: false } });
+      const controller = new AbortController();
+      for (let call = 0; call < 30; call++) await (await fetch(server.url, { signal: controller.signal })).text();
+      await (await fetch(server.url, { method: 'HEAD', signal: controller.signal })).text();
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    },
+  );
 
   test('a status a Response cannot carry (600) rejects instead of hanging, also for HEAD', async () => {
     const raw = net.createServer((socket) => {
@@ -490,7 +496,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     expect(server.deliveries[0]?.headers['content-length']).toBe('7');
   });
 
-  test('a refused connection rejects with fetch\'s TypeError, the network error as cause', async () => {
+  test("a refused connection rejects with fetch's TypeError, the network error as cause", async () => {
     const port = await refusedPort();
     const error = await client()(`http://127.0.0.1:${port}/`).catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(TypeError);
@@ -498,7 +504,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     expect((error as TypeError).cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
-  test('data: URLs and a caller\'s dispatcher are served as fetch serves them', async ({ server }) => {
+  test("data: URLs and a caller's dispatcher are served as fetch serves them", async ({ server }) => {
     const fetch = client();
     const data = await fetch('data:text/plain,hello%20data');
     expect(data).toBeInstanceOf(Response);
@@ -556,14 +562,18 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
         if (i === 0) await sleep(3_000);
         res.end(`answer ${i}`);
       });
-      const fetch = retrying({ defaults: { retry: { limit: 2, backoff: { base: 1, max: 5 } }, timeout: { attempt: 300, total: 20_000 } } });
+      const fetch = retrying({
+        defaults: { retry: { limit: 2, backoff: { base: 1, max: 5 } }, timeout: { attempt: 300, total: 20_000 } },
+      });
       const res = await fetch(server.url);
       expect(await res.text()).toBe('answer 1');
       expect(server.deliveries).toHaveLength(2);
       expect(await eventually(() => server.deliveries[0]?.closedEarly === true)).toBe(true);
     });
 
-    test('the attempt timeout spans the redirect hops: a slow hop after a redirect times out, and is aborted', async ({ server }) => {
+    test('the attempt timeout spans the redirect hops: a slow hop after a redirect times out, and is aborted', async ({
+      server,
+    }) => {
       server.handle(async (req, res) => {
         if (req.url === '/start') return redirectTo(res, 302, '/slow');
         await sleep(3_000);

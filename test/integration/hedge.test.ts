@@ -154,10 +154,13 @@ describe('hedged requests against a real server', () => {
   test('both branches fail with 503: the retry layer retries, and the retry is hedged too', async ({ server }) => {
     server.handle((_req, res, _d, index) => {
       if (index < 2) {
-        setTimeout(() => {
-          res.writeHead(503);
-          res.end(`fail ${index}`);
-        }, index === 0 ? 60 : 0);
+        setTimeout(
+          () => {
+            res.writeHead(503);
+            res.end(`fail ${index}`);
+          },
+          index === 0 ? 60 : 0,
+        );
       } else res.end('ok');
     });
     const fetch = client({ defaults: { hedge: { delay: 20 }, retry: { backoff: { base: 1, max: 5 } } } });

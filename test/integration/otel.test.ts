@@ -9,12 +9,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished } from 'vitest';
 import { createFetch, resendCountHook } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
@@ -119,7 +114,9 @@ describe('OpenTelemetry with instrumentation-undici and resendCountHook', () => 
   });
   afterAll(() => hooked.disable());
 
-  test('a call retried twice (503, 503, 200) is one trace: one call span, three undici spans as its children, resend_count absent, 1, 2', async ({ server }) => {
+  test('a call retried twice (503, 503, 200) is one trace: one call span, three undici spans as its children, resend_count absent, 1, 2', async ({
+    server,
+  }) => {
     server.handle(statuses(503, 503, 200));
     const fetch = client();
     const res = await fetch(`${server.url}items?q=1`);
@@ -134,7 +131,11 @@ describe('OpenTelemetry with instrumentation-undici and resendCountHook', () => 
     expect(call!.kind).toBe(SpanKind.INTERNAL);
     expect(call!.parentSpanContext).toBeUndefined(); // the caller had no active span: the call span is the root
     expect(call!.status.code).toBe(SpanStatusCode.UNSET);
-    expect(call!.attributes).toMatchObject({ 'http.request.method': 'GET', 'server.address': '127.0.0.1', 'http.response.status_code': 200 });
+    expect(call!.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'server.address': '127.0.0.1',
+      'http.response.status_code': 200,
+    });
 
     const traceId = call!.spanContext().traceId;
     expect(attempts.map((span) => span.attributes[RESEND])).toEqual([undefined, 1, 2]);
@@ -152,7 +153,9 @@ describe('OpenTelemetry with instrumentation-undici and resendCountHook', () => 
     expect(spans()).toHaveLength(4);
   });
 
-  test('a call inside a caller span: the call span is its child, the attempts are the call span\'s children', async ({ server }) => {
+  test("a call inside a caller span: the call span is its child, the attempts are the call span's children", async ({
+    server,
+  }) => {
     server.handle(statuses(503, 200));
     const fetch = client();
     const tracer = trace.getTracer('caller');
@@ -184,7 +187,9 @@ describe('OpenTelemetry with instrumentation-undici and resendCountHook', () => 
     }
   });
 
-  test('a hedged call: the losing branch\'s span ends without an error, the winner has resend_count 1, the call span is no error', async ({ server }) => {
+  test("a hedged call: the losing branch's span ends without an error, the winner has resend_count 1, the call span is no error", async ({
+    server,
+  }) => {
     server.handle(firstStalls);
     const fetch = client({ defaults: { hedge: { delay: 30 } } });
     const res = await fetch(server.url);
@@ -225,10 +230,14 @@ describe('OpenTelemetry with instrumentation-undici and resendCountHook', () => 
     const [call] = callSpans();
     expect(call!.status.code).toBe(SpanStatusCode.ERROR);
     expect(call!.attributes['error.type']).toBe('ECONNREFUSED');
-    expect(undiciSpans().map((span) => span.attributes[RESEND]).sort()).toEqual([1, 2, undefined]);
+    expect(
+      undiciSpans()
+        .map((span) => span.attributes[RESEND])
+        .sort(),
+    ).toEqual([1, 2, undefined]);
   });
 
-  test('a caller\'s abort: the call span is not an error', async ({ server }) => {
+  test("a caller's abort: the call span is not an error", async ({ server }) => {
     server.handle(firstStalls);
     const fetch = client();
     const controller = new AbortController();

@@ -3,7 +3,15 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import { connect, type AddressInfo } from 'node:net';
-import { Agent, EnvHttpProxyAgent, MockAgent, ProxyAgent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
+import {
+  Agent,
+  EnvHttpProxyAgent,
+  MockAgent,
+  ProxyAgent,
+  getGlobalDispatcher,
+  setGlobalDispatcher,
+  type Dispatcher,
+} from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFetch, install } from '../../src/index.js';
 import { startServer, test } from '../support/server.js';
@@ -53,7 +61,11 @@ const startProxy = async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, seen, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+  return {
+    url,
+    seen,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
 };
 
 describe('the process-wide dispatcher (setGlobalDispatcher)', () => {
@@ -97,7 +109,7 @@ describe('the process-wide dispatcher (setGlobalDispatcher)', () => {
     await agent.close();
   });
 
-  test('with undici\'s default in the slot, requests use the client\'s own pool', async ({ server }) => {
+  test("with undici's default in the slot, requests use the client's own pool", async ({ server }) => {
     const fetch = createFetch();
     expect((await fetch(server.url)).status).toBe(200);
     expect(server.deliveries).toHaveLength(1);
@@ -157,7 +169,7 @@ describe('the dispatcher option', () => {
     await agent.close();
   });
 
-  it('wins over the process-wide dispatcher; a call\'s own dispatcher wins over it', async () => {
+  it("wins over the process-wide dispatcher; a call's own dispatcher wins over it", async () => {
     const global = new MockAgent();
     global.disableNetConnect();
     global.get('http://api.test').intercept({ path: '/x' }).reply(200, 'global').persist();
@@ -236,7 +248,9 @@ describe('the dispatcher option', () => {
     expect(() => createFetch({ dispatcher: {} as unknown as Dispatcher })).toThrow(
       'dispatcher must be an undici Dispatcher (Agent, ProxyAgent, MockAgent, ...: an object with a dispatch() method), got an object',
     );
-    expect(() => createFetch({ dispatcher: new MockAgent(), fetch: globalThis.fetch })).toThrow(/dispatcher cannot be combined with fetch/);
+    expect(() => createFetch({ dispatcher: new MockAgent(), fetch: globalThis.fetch })).toThrow(
+      /dispatcher cannot be combined with fetch/,
+    );
   });
 });
 
@@ -244,7 +258,9 @@ describe('install() keeps what plain fetch keeps', () => {
   beforeEach(() => void vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true }));
   afterEach(() => void vi.useRealTimers());
 
-  test('issue-13: a response held for two minutes still arrives (no attempt or total timeout unless configured)', async ({ server }) => {
+  test('issue-13: a response held for two minutes still arrives (no attempt or total timeout unless configured)', async ({
+    server,
+  }) => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     server.handle(async (_req, res) => {
@@ -295,7 +311,9 @@ describe('install() stacking (issue 15 item 8)', () => {
     }
   });
 
-  test('issue-15: install({ fetch: globalThis.fetch }) over an installed client warns that attempts multiply', async ({ server }) => {
+  test('issue-15: install({ fetch: globalThis.fetch }) over an installed client warns that attempts multiply', async ({
+    server,
+  }) => {
     server.handle((_req, res) => {
       res.writeHead(503);
       res.end();
@@ -318,11 +336,13 @@ describe('install() stacking (issue 15 item 8)', () => {
 describe('NODE_USE_ENV_PROXY (Node 22/24)', () => {
   const major = Number(process.versions.node.split('.')[0]);
   // Node 20 has no env proxy support in its fetch: nothing to honour there.
-  it.skipIf(major < 22)('a child with NODE_USE_ENV_PROXY=1 and HTTP_PROXY sends createFetch() and install() through the proxy', async () => {
-    const proxy = await startProxy();
-    const target = await startServer();
-    try {
-      const script = `
+  it.skipIf(major < 22)(
+    'a child with NODE_USE_ENV_PROXY=1 and HTTP_PROXY sends createFetch() and install() through the proxy',
+    async () => {
+      const proxy = await startProxy();
+      const target = await startServer();
+      try {
+        const script = `
         const { createFetch, install } = await import(${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)});
         const fetch = createFetch();
         const a = await (await fetch(process.env.TARGET + 'a')).text();
@@ -330,30 +350,31 @@ describe('NODE_USE_ENV_PROXY (Node 22/24)', () => {
         const b = await (await globalThis.fetch(process.env.TARGET + 'b')).text();
         await restore(); await fetch.close();
         console.log(JSON.stringify([a, b]));`;
-      // Spawned asynchronously: the proxy and the target run in this process and must keep answering.
-      const child = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
-        const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-          env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, NO_PROXY: '', TARGET: target.url },
-          stdio: ['ignore', 'pipe', 'pipe'],
+        // Spawned asynchronously: the proxy and the target run in this process and must keep answering.
+        const child = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+          const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+            env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, NO_PROXY: '', TARGET: target.url },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let stdout = '';
+          let stderr = '';
+          proc.stdout.on('data', (data) => (stdout += data));
+          proc.stderr.on('data', (data) => (stderr += data));
+          const killer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
+          proc.on('close', () => {
+            clearTimeout(killer);
+            resolve({ stdout, stderr });
+          });
         });
-        let stdout = '';
-        let stderr = '';
-        proc.stdout.on('data', (data) => (stdout += data));
-        proc.stderr.on('data', (data) => (stderr += data));
-        const killer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
-        proc.on('close', () => {
-          clearTimeout(killer);
-          resolve({ stdout, stderr });
-        });
-      });
-      expect(child.stderr).not.toMatch(/Error/);
-      expect(JSON.parse(child.stdout.trim())).toEqual(['ok', 'ok']);
-      // Node's env proxy agent (undici's ProxyAgent) tunnels plain HTTP too: one CONNECT per client's connection.
-      const host = new URL(target.url).host;
-      expect(proxy.seen).toEqual([`CONNECT ${host}`, `CONNECT ${host}`]);
-    } finally {
-      await target.close();
-      await proxy.close();
-    }
-  });
+        expect(child.stderr).not.toMatch(/Error/);
+        expect(JSON.parse(child.stdout.trim())).toEqual(['ok', 'ok']);
+        // Node's env proxy agent (undici's ProxyAgent) tunnels plain HTTP too: one CONNECT per client's connection.
+        const host = new URL(target.url).host;
+        expect(proxy.seen).toEqual([`CONNECT ${host}`, `CONNECT ${host}`]);
+      } finally {
+        await target.close();
+        await proxy.close();
+      }
+    },
+  );
 });

@@ -34,7 +34,9 @@ describe('process lifetime', () => {
     expect(server.deliveries).toHaveLength(2);
   });
 
-  test('issue-15: a script that calls close() during a ten-minute back-off exits by itself with the last response', async ({ server }) => {
+  test('issue-15: a script that calls close() during a ten-minute back-off exits by itself with the last response', async ({
+    server,
+  }) => {
     server.handle((_req, res) => {
       res.writeHead(503);
       res.end('busy');

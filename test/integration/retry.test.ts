@@ -30,12 +30,14 @@ const signalled = () => {
 /** Lets pending I/O callbacks and the promise jobs they start run once. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const failTwiceThen200 = (status = 503) => (_req: unknown, res: import('node:http').ServerResponse, _d: unknown, i: number) => {
-  if (i < 2) {
-    res.writeHead(status, { 'content-type': 'text/plain' });
-    res.end(`fail ${i}`);
-  } else res.end('ok');
-};
+const failTwiceThen200 =
+  (status = 503) =>
+  (_req: unknown, res: import('node:http').ServerResponse, _d: unknown, i: number) => {
+    if (i < 2) {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(`fail ${i}`);
+    } else res.end('ok');
+  };
 
 describe('retry against a real server', () => {
   test('503, 503, 200: one call, three deliveries, 200 returned', async ({ server }) => {
@@ -323,7 +325,9 @@ describe('close()', () => {
   // one fake second lets it, and is far short of the 8 s back-offs these tests check for.
   const settleUndiciTick = () => vi.advanceTimersByTimeAsync(1_000);
 
-  test('issue-15: calls sleeping in a Retry-After back-off settle at close() with their last response, no timer left', async ({ server }) => {
+  test('issue-15: calls sleeping in a Retry-After back-off settle at close() with their last response, no timer left', async ({
+    server,
+  }) => {
     fakeTimeouts({ advance: true });
     server.handle((_req, res, _d, i) => {
       res.writeHead(503, { 'retry-after': '8', 'content-type': 'text/plain' });
@@ -396,7 +400,9 @@ describe('issue-15: only network failures are retried and counted by the breaker
   const breakerOf = (fetch: ReturnType<typeof client>, origin: string) =>
     (fetch.stats().hosts[origin] as { breaker?: { fires: number; failures: number; successes: number } } | undefined)?.breaker;
 
-  test('issue-15: a redirect loop sends 21 requests, as fetch does, is not retried and is no breaker failure', async ({ server }) => {
+  test('issue-15: a redirect loop sends 21 requests, as fetch does, is not retried and is no breaker failure', async ({
+    server,
+  }) => {
     server.handle((_req, res) => {
       res.writeHead(302, { location: '/again' });
       res.end();

@@ -40,7 +40,8 @@ const setup = async (policy: Policy = {}) => {
   return { a, b, servers, fetch, events };
 };
 
-const stateOf = (fetch: ResilientFetch, origin: string) => (fetch.stats().hosts[origin]?.breaker as { state?: string } | undefined)?.state;
+const stateOf = (fetch: ResilientFetch, origin: string) =>
+  (fetch.stats().hosts[origin]?.breaker as { state?: string } | undefined)?.state;
 
 const transitionsFor = (events: ResilientEvent[], host: string) =>
   events.flatMap((e) => (e.type === 'breaker' && e.host === host ? [`${e.from}->${e.to}`] : []));
@@ -80,7 +81,13 @@ describe('upstreams: failover across instances', () => {
     const answers: string[] = [];
     for (let i = 0; i < 10; i++) answers.push(await get(fetch, i));
     expect(answers).toEqual(['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b']);
-    expect(a.deliveries.map((d) => d.url)).toEqual(['/orders/0?page=1', '/orders/2?page=1', '/orders/4?page=1', '/orders/6?page=1', '/orders/8?page=1']);
+    expect(a.deliveries.map((d) => d.url)).toEqual([
+      '/orders/0?page=1',
+      '/orders/2?page=1',
+      '/orders/4?page=1',
+      '/orders/6?page=1',
+      '/orders/8?page=1',
+    ]);
     expect(a.deliveries[0]?.headers.host).toBe(`127.0.0.1:${a.port}`);
     expect(b.deliveries[0]?.headers.host).toBe(`127.0.0.1:${b.port}`);
   });
@@ -109,7 +116,8 @@ describe('upstreams: failover across instances', () => {
     const ctx = await setup();
     const { a, b, fetch } = ctx;
     a.handle((_req, res, _d, index) => {
-      if (index === 50) void a.close(); // kills every request to `a` in flight
+      if (index === 50)
+        void a.close(); // kills every request to `a` in flight
       else setTimeout(() => res.end('a'), 20);
     });
     b.handle(answer('b', 5));
@@ -148,6 +156,13 @@ describe('upstreams: failover across instances', () => {
       const res = await fetch(`${SERVICE}/orders`, { method: 'POST', body: `order ${i}` });
       expect(await res.text()).toBe('live');
     }
-    expect(live.deliveries.map((d) => d.body.toString())).toEqual(['order 0', 'order 1', 'order 2', 'order 3', 'order 4', 'order 5']);
+    expect(live.deliveries.map((d) => d.body.toString())).toEqual([
+      'order 0',
+      'order 1',
+      'order 2',
+      'order 3',
+      'order 4',
+      'order 5',
+    ]);
   });
 });

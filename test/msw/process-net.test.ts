@@ -21,7 +21,9 @@ afterEach(() => {
 });
 
 const flaky = (counter: { hits: number }) =>
-  http.get('https://api.example.com/items', () => (++counter.hits < 2 ? new HttpResponse(null, { status: 503 }) : HttpResponse.json([1, 2])));
+  http.get('https://api.example.com/items', () =>
+    ++counter.hits < 2 ? new HttpResponse(null, { status: 503 }) : HttpResponse.json([1, 2]),
+  );
 const broken = (counter: { hits: number }) =>
   http.get('https://api.example.com/down', () => (++counter.hits < 3 ? HttpResponse.error() : HttpResponse.text('back')));
 
@@ -48,7 +50,7 @@ describe('msw (setupServer, onUnhandledRequest: error)', () => {
     });
   }
 
-  it('listen() before install(): globalThis.fetch retries above the mock; restore() puts msw\'s fetch back', async () => {
+  it("listen() before install(): globalThis.fetch retries above the mock; restore() puts msw's fetch back", async () => {
     const server = setupServer();
     server.listen({ onUnhandledRequest: 'error' });
     const mswFetch = globalThis.fetch;

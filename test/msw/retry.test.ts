@@ -19,7 +19,11 @@ const viaMsw = (events: ResilientEvent[] = []) =>
 describe('through msw (the fetch option)', () => {
   it('retries a 503 then returns the 200', async () => {
     let hits = 0;
-    server.use(http.get('https://api.example.com/items', () => (++hits < 2 ? new HttpResponse(null, { status: 503 }) : HttpResponse.json([1, 2]))));
+    server.use(
+      http.get('https://api.example.com/items', () =>
+        ++hits < 2 ? new HttpResponse(null, { status: 503 }) : HttpResponse.json([1, 2]),
+      ),
+    );
     const fetch = viaMsw();
     const res = await fetch('https://api.example.com/items');
     expect(await res.json()).toEqual([1, 2]);
@@ -29,25 +33,32 @@ describe('through msw (the fetch option)', () => {
 
   it('retries a network error (HttpResponse.error) and rejects with a TypeError when it persists', async () => {
     let hits = 0;
-    server.use(http.get('https://api.example.com/down', () => {
-      hits++;
-      return HttpResponse.error();
-    }));
+    server.use(
+      http.get('https://api.example.com/down', () => {
+        hits++;
+        return HttpResponse.error();
+      }),
+    );
     const events: ResilientEvent[] = [];
     const fetch = viaMsw(events);
     const error = await fetch('https://api.example.com/down').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect(hits).toBe(3);
-    expect(events.filter((e) => e.type === 'retry').map((e) => 'reason' in e && e.reason)).toEqual(['network error', 'network error']);
+    expect(events.filter((e) => e.type === 'retry').map((e) => 'reason' in e && e.reason)).toEqual([
+      'network error',
+      'network error',
+    ]);
     await fetch.close();
   });
 
   it('a network error on a POST without a key is not retried', async () => {
     let hits = 0;
-    server.use(http.post('https://api.example.com/down', () => {
-      hits++;
-      return HttpResponse.error();
-    }));
+    server.use(
+      http.post('https://api.example.com/down', () => {
+        hits++;
+        return HttpResponse.error();
+      }),
+    );
     const fetch = viaMsw();
     await expect(fetch('https://api.example.com/down', { method: 'POST', body: 'x' })).rejects.toBeInstanceOf(TypeError);
     expect(hits).toBe(1);
@@ -75,10 +86,12 @@ describe('through msw (the fetch option)', () => {
 
   it('honours a per-host policy by host pattern', async () => {
     let hits = 0;
-    server.use(http.get('https://db.internal/q', () => {
-      hits++;
-      return new HttpResponse(null, { status: 503 });
-    }));
+    server.use(
+      http.get('https://db.internal/q', () => {
+        hits++;
+        return new HttpResponse(null, { status: 503 });
+      }),
+    );
     const fetch = createFetch({
       fetch: (input, init) => globalThis.fetch(input, init),
       defaults: { retry: { backoff: () => 0 } },

@@ -5,11 +5,7 @@ import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../..
 import type { Policy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
 
-export const preparedRequest = (
-  href: string,
-  policy: Policy,
-  overrides: Partial<PreparedRequest> = {},
-): PreparedRequest => ({
+export const preparedRequest = (href: string, policy: Policy, overrides: Partial<PreparedRequest> = {}): PreparedRequest => ({
   url: new URL(href),
   method: 'GET',
   headers: [],

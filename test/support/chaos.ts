@@ -9,7 +9,16 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFetch, isCircuitOpenError, isThrottledError } from '../../src/index.js';
 import type { ResilientEvent, ResilientFetchOptions } from '../../src/index.js';
-import { encodePlan, okBody, sha256Hex, startFaultServer, unavailableBody, type Fault, type FaultKind, type FaultServer } from './faults.js';
+import {
+  encodePlan,
+  okBody,
+  sha256Hex,
+  startFaultServer,
+  unavailableBody,
+  type Fault,
+  type FaultKind,
+  type FaultServer,
+} from './faults.js';
 import { Rng } from './rng.js';
 
 export type Method = 'GET' | 'PUT' | 'POST';
@@ -38,7 +47,13 @@ export const chaosOptions = (onEvent: (event: ResilientEvent) => void): Resilien
   defaults: {
     retry: { limit: CHAOS_LIMITS.retries, backoff: { base: 1, max: 20, jitter: 'full' }, maxRetryAfter: 1_000 },
     hedge: { delay: 50, maxHedges: CHAOS_LIMITS.hedges },
-    breaker: { volumeThreshold: 20, errorThresholdPercentage: 50, resetTimeout: 250, rollingCountTimeout: 1_000, rollingCountBuckets: 10 },
+    breaker: {
+      volumeThreshold: 20,
+      errorThresholdPercentage: 50,
+      resetTimeout: 250,
+      rollingCountTimeout: 1_000,
+      rollingCountBuckets: 10,
+    },
     timeout: { attempt: CHAOS_LIMITS.attempt, total: CHAOS_LIMITS.total },
     maxBufferBytes: CHAOS_LIMITS.maxBufferBytes,
   },
@@ -53,7 +68,19 @@ const drawFault = (rng: Rng): Fault =>
   rng.weighted<() => Fault>([
     [() => ({ kind: 'ok' }), 52],
     [() => ({ kind: '503' }), 10],
-    [() => ({ kind: 'retry-after', value: rng.weighted([['0', 6], ['1', 0.3], ['3600', 1], [new Date(0).toUTCString(), 1], ['soon', 1]]) }), 7],
+    [
+      () => ({
+        kind: 'retry-after',
+        value: rng.weighted([
+          ['0', 6],
+          ['1', 0.3],
+          ['3600', 1],
+          [new Date(0).toUTCString(), 1],
+          ['soon', 1],
+        ]),
+      }),
+      7,
+    ],
     [() => ({ kind: 'slow-headers', ms: rng.chance(0.3) ? rng.int(1_100, 1_500) : rng.int(5, 300) }), 7],
     [() => ({ kind: 'trickle', chunks: rng.int(2, 5), ms: rng.int(1, 20) }), 6],
     [() => ({ kind: 'reset' }), 9],
@@ -66,20 +93,26 @@ const textEncoder = new TextEncoder();
 /** Everything about call `index` of the run with `seed`: a pure function of the two. */
 export const planCall = (seed: number, index: number): CallPlan => {
   const rng = Rng.forCall(seed, index);
-  const method = rng.weighted<Method>([['GET', 50], ['PUT', 20], ['POST', 30]]);
+  const method = rng.weighted<Method>([
+    ['GET', 50],
+    ['PUT', 20],
+    ['POST', 30],
+  ]);
   const idempotencyKey = method === 'POST' && rng.chance(0.5);
   let bodyKind: BodyKind = 'none';
   let body: Uint8Array<ArrayBuffer> | null = null;
   if (method !== 'GET') {
-    bodyKind = rng.weighted<BodyKind>([['string', 35], ['bytes', 35], ['stream', 20], ['large-stream', 10]]);
+    bodyKind = rng.weighted<BodyKind>([
+      ['string', 35],
+      ['bytes', 35],
+      ['stream', 20],
+      ['large-stream', 10],
+    ]);
     const size =
       bodyKind === 'large-stream'
         ? rng.int(CHAOS_LIMITS.maxBufferBytes + 1, CHAOS_LIMITS.maxBufferBytes * 3)
         : rng.int(0, rng.chance(0.1) ? CHAOS_LIMITS.maxBufferBytes : 2_048);
-    body =
-      bodyKind === 'string'
-        ? textEncoder.encode(`call ${index} ✓ ünïcode ` + 'y'.repeat(size))
-        : rng.bytes(size);
+    body = bodyKind === 'string' ? textEncoder.encode(`call ${index} ✓ ünïcode ` + 'y'.repeat(size)) : rng.bytes(size);
   }
   const stormRng = Rng.forCall(seed ^ 0x5702a, Math.floor(index / STORM_BLOCK));
   const storm = stormRng.chance(0.06);
@@ -118,7 +151,9 @@ export const scheduleDigest = (seed: number, calls: number): string => {
   const hash = createHash('sha256');
   for (let i = 0; i < calls; i++) {
     const p = planCall(seed, i);
-    hash.update(`${i} ${p.method} ${p.idempotencyKey} ${p.bodyKind} ${p.sha256} ${encodePlan(p.faults)} ${p.abortAfter} ${restartAt(seed, i)}\n`);
+    hash.update(
+      `${i} ${p.method} ${p.idempotencyKey} ${p.bodyKind} ${p.sha256} ${encodePlan(p.faults)} ${p.abortAfter} ${restartAt(seed, i)}\n`,
+    );
   }
   return hash.digest('hex').slice(0, 16);
 };
@@ -314,13 +349,15 @@ export const runChaos = async (options: ChaosRunOptions): Promise<ChaosReport> =
           return count('rejected: circuit open');
         }
         if (isThrottledError(error)) return count('rejected: throttled');
-        if (error instanceof DOMException && error.name === 'TimeoutError') return count(`rejected: ${error.message.startsWith('Attempt') ? 'attempt' : 'total'} timeout`);
+        if (error instanceof DOMException && error.name === 'TimeoutError')
+          return count(`rejected: ${error.message.startsWith('Attempt') ? 'attempt' : 'total'} timeout`);
         if (error instanceof TypeError) return count('rejected: network TypeError');
         violate(`${plan.callId}: unexpected rejection ${String((error as Error)?.stack ?? error)}`);
         return;
       }
       const { response } = result;
-      if (settledAt - abortedAt > 100) violate(`${plan.callId}: aborted by the caller but resolved ${settledAt - abortedAt} ms later`);
+      if (settledAt - abortedAt > 100)
+        violate(`${plan.callId}: aborted by the caller but resolved ${settledAt - abortedAt} ms later`);
       if (!(response instanceof Response)) violate(`${plan.callId}: resolved with something that is not a Response`);
       const expected =
         response.status === 200
@@ -385,7 +422,8 @@ export const runChaos = async (options: ChaosRunOptions): Promise<ChaosReport> =
     Object.assign(report.faultsInjected, server.injected);
     report.faultsTotal = Object.entries(server.injected).reduce((sum, [kind, n]) => sum + (kind === 'ok' ? 0 : n), 0);
     report.arrivals = server.arrivalCount;
-    for (const mismatch of server.mismatches.slice(0, 5)) violate(`${mismatch.callId}: delivered body differs from what was sent`);
+    for (const mismatch of server.mismatches.slice(0, 5))
+      violate(`${mismatch.callId}: delivered body differs from what was sent`);
     report.violations += Math.max(0, server.mismatches.length - 5);
     process.off('unhandledRejection', onUnhandled);
     process.off('warning', onWarning);

@@ -116,7 +116,17 @@ export type FaultServer = {
   close(): Promise<void>;
 };
 
-const KINDS: readonly FaultKind[] = ['ok', '503', 'retry-after', 'slow-headers', 'trickle', 'reset', 'reset-body', 'half', 'restart'];
+const KINDS: readonly FaultKind[] = [
+  'ok',
+  '503',
+  'retry-after',
+  'slow-headers',
+  'trickle',
+  'reset',
+  'reset-body',
+  'half',
+  'restart',
+];
 
 const header = (req: http.IncomingMessage, name: string): string | undefined => {
   const value = req.headers[name];

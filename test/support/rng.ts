@@ -61,7 +61,7 @@ export class Rng {
   /** `length` pseudo-random bytes: xorshift32 seeded from this stream, so long bodies stay cheap. */
   bytes(length: number): Uint8Array<ArrayBuffer> {
     const words = new Uint32Array(Math.ceil(length / 4));
-    let x = ((this.next() * 4_294_967_296) >>> 0) || 1;
+    let x = (this.next() * 4_294_967_296) >>> 0 || 1;
     for (let i = 0; i < words.length; i++) {
       x ^= x << 13;
       x ^= x >>> 17;
@@ -80,7 +80,8 @@ export const seedFromEnv = (name = 'CHAOS_SEED', fallback?: number): number => {
   const raw = process.env[name]?.trim();
   if (raw !== undefined && raw !== '' && raw !== 'random') {
     const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer or "random", got ${raw}`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`${name} must be a non-negative integer or "random", got ${raw}`);
     return value >>> 0;
   }
   if (raw !== 'random' && fallback !== undefined) return fallback >>> 0;

@@ -83,8 +83,21 @@ describe('bench charts', () => {
 
   it('the CDF chart draws one path and one legend entry per series', () => {
     const svg = cdfChart('t', 's', [
-      { name: 'a', points: [[1, 0.5], [10, 0.99], [250, 1]] },
-      { name: 'b & c', points: [[2, 0.5], [300, 1]] },
+      {
+        name: 'a',
+        points: [
+          [1, 0.5],
+          [10, 0.99],
+          [250, 1],
+        ],
+      },
+      {
+        name: 'b & c',
+        points: [
+          [2, 0.5],
+          [300, 1],
+        ],
+      },
     ]);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
@@ -163,7 +176,14 @@ describe('bench tables', () => {
     scenario: 'demo',
     description: 'd',
     command: 'npm run bench:demo',
-    machine: { cpu: 'CPU X', cores: 2, node: 'v20.20.2', platform: 'linux', date: '2026-01-01T00:00:00.000Z', loadavg: [1, 2, 3] },
+    machine: {
+      cpu: 'CPU X',
+      cores: 2,
+      node: 'v20.20.2',
+      platform: 'linux',
+      date: '2026-01-01T00:00:00.000Z',
+      loadavg: [1, 2, 3],
+    },
     parameters: { calls: 10 },
     ratioOf: 'rps',
     columns: [{ key: 'rps', label: 'requests/s', digits: 0 }],
@@ -187,7 +207,13 @@ describe('bench tables', () => {
 
   it('combines a run from its segments: rates by harmonic mean (total calls over total time), the rest by mean', () => {
     // Two pieces of 250 calls: 0.1 s and 0.25 s, so 500 calls in 0.35 s.
-    const combined = combineSegments([{ rps: 2_500, cpuUs: 300, p99: 10 }, { rps: 1_000, cpuUs: 500, p99: 20 }], new Set(['rps']));
+    const combined = combineSegments(
+      [
+        { rps: 2_500, cpuUs: 300, p99: 10 },
+        { rps: 1_000, cpuUs: 500, p99: 20 },
+      ],
+      new Set(['rps']),
+    );
     expect(combined.rps).toBeCloseTo(500 / 0.35, 6);
     expect(combined.cpuUs).toBe(400);
     expect(combined.p99).toBe(15);
@@ -202,7 +228,13 @@ describe('bench tables', () => {
         alsoRatioOf: [{ key: 'rps', label: 'requests/s' }],
         rows: [
           { ...bare!, alsoRatios: { rps: { ratio: 1, ratioRange: [1, 1] } } },
-          { ...lib!, medians: { rps: 130 }, ratio: 1.4, ratioRange: [1.2, 1.6], alsoRatios: { rps: { ratio: 1.3, ratioRange: [1.1, 1.5] } } },
+          {
+            ...lib!,
+            medians: { rps: 130 },
+            ratio: 1.4,
+            ratioRange: [1.2, 1.6],
+            alsoRatios: { rps: { ratio: 1.3, ratioRange: [1.1, 1.5] } },
+          },
         ],
       }),
     );

@@ -41,7 +41,10 @@ const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 1_000 };
 const attemptFor = (url: string, policy: Policy = { breaker: BREAKER }, signal?: AbortSignal): Attempt =>
   attemptOf(preparedRequest(url, policy, { signal, headers: [['accept', 'text/plain']] }));
 
-const status = (code: number, body = `status ${code}`) => () => Promise.resolve(new Response(body, { status: code }));
+const status =
+  (code: number, body = `status ${code}`) =>
+  () =>
+    Promise.resolve(new Response(body, { status: code }));
 
 const A = 'http://a.test:8080/items?x=1';
 const B = 'http://b.test:8080/items';
@@ -100,7 +103,9 @@ describe('breaker layer', () => {
     const send = createBreakerLayer(h.context)(next);
     await sendMany(send, 30, () => attemptFor(A));
     expect(next).toHaveBeenCalledTimes(30);
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 30, successes: 30, failures: 0, rejects: 0 } });
+    expect(h.stats('http://a.test:8080')).toMatchObject({
+      breaker: { state: 'closed', fires: 30, successes: 30, failures: 0, rejects: 0 },
+    });
     expect(breakerEvents(h.events)).toEqual([]);
   });
 
@@ -112,7 +117,9 @@ describe('breaker layer', () => {
     const h2 = harness();
     const send503 = createBreakerLayer(h2.context)(status(503));
     await sendMany(send503, 10, () => attemptFor(A, policy));
-    expect(h2.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 10, failures: 0, successes: 10, rejects: 0 } });
+    expect(h2.stats('http://a.test:8080')).toMatchObject({
+      breaker: { state: 'closed', fires: 10, failures: 0, successes: 10, rejects: 0 },
+    });
     await h2.close();
   });
 
@@ -190,11 +197,11 @@ describe('breaker layer', () => {
     const send = createBreakerLayer(h.context)(next);
     await sendMany(send, 10, () => attemptFor(A));
     await vi.advanceTimersByTimeAsync(1_000);
-    expect((await send(attemptFor(A)) as Response).status).toBe(503);
+    expect(((await send(attemptFor(A))) as Response).status).toBe(503);
     expect(next).toHaveBeenCalledTimes(11);
     await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
     await vi.advanceTimersByTimeAsync(1_000);
-    expect((await send(attemptFor(A)) as Response).status).toBe(503);
+    expect(((await send(attemptFor(A))) as Response).status).toBe(503);
     expect(next).toHaveBeenCalledTimes(12);
     expect(breakerEvents(h.events)).toEqual([
       'http://a.test:8080 closed->open',
@@ -270,7 +277,12 @@ describe('breaker layer', () => {
     expect(breakers[0]).toBe(breakers[2]);
     expect(breakers[0]).not.toBe(breakers[1]);
     expect(breakers[0]?.options).not.toBe(breakers[1]?.options);
-    expect(breakers[0]?.options).toMatchObject({ timeout: false, enableSnapshots: false, volumeThreshold: 10, resetTimeout: 1_000 });
+    expect(breakers[0]?.options).toMatchObject({
+      timeout: false,
+      enableSnapshots: false,
+      volumeThreshold: 10,
+      resetTimeout: 1_000,
+    });
     expect(breakers.map((b) => b.name)).toEqual(['http://a.test:8080', 'http://b.test:8080', 'http://a.test:8080']);
   });
 
@@ -295,7 +307,7 @@ describe('breaker layer', () => {
     await h.close();
     expect(shutdown).toHaveBeenCalledTimes(2);
     expect(vi.getTimerCount()).toBe(0);
-    expect((await send(attemptFor(A)) as Response).status).toBe(503);
+    expect(((await send(attemptFor(A))) as Response).status).toBe(503);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -144,14 +144,26 @@ describe('RatioBudget', () => {
 
 describe('budget and throttle options are checked at createFetch time', () => {
   it.for([
-    [{ defaults: { retry: { budget: { ratio: 2 } } } }, RangeError, 'defaults.retry.budget.ratio must be a number >= 0 and <= 1, got 2'],
+    [
+      { defaults: { retry: { budget: { ratio: 2 } } } },
+      RangeError,
+      'defaults.retry.budget.ratio must be a number >= 0 and <= 1, got 2',
+    ],
     [{ defaults: { retry: { budget: { window: 0 } } } }, RangeError, 'defaults.retry.budget.window must be a number > 0, got 0'],
-    [{ defaults: { retry: { budget: { minPerSecond: -1 } } } }, RangeError, 'defaults.retry.budget.minPerSecond must be a number >= 0, got -1'],
+    [
+      { defaults: { retry: { budget: { minPerSecond: -1 } } } },
+      RangeError,
+      'defaults.retry.budget.minPerSecond must be a number >= 0, got -1',
+    ],
     [{ defaults: { retry: { budget: true } } }, TypeError, 'defaults.retry.budget must be an object or false, got true'],
     [{ hosts: { 'a.com': { throttle: { k: 0 } } } }, RangeError, 'hosts["a.com"].throttle.k must be a number >= 1, got 0'],
     [{ defaults: { throttle: { window: -5 } } }, RangeError, 'defaults.throttle.window must be a number > 0, got -5'],
     [{ defaults: { throttle: { kk: 1 } } }, TypeError, 'defaults.throttle.kk is not a known option'],
-    [{ defaults: { throttle: { maxProbability: 1.5 } } }, RangeError, 'defaults.throttle.maxProbability must be a number >= 0 and <= 1, got 1.5'],
+    [
+      { defaults: { throttle: { maxProbability: 1.5 } } },
+      RangeError,
+      'defaults.throttle.maxProbability must be a number >= 0 and <= 1, got 1.5',
+    ],
   ] as Array<[unknown, ErrorConstructor, string]>)('%o throws naming the field', ([options, Kind, message]) => {
     expect(() => createFetch(options as ResilientFetchOptions)).toThrow(Kind);
     expect(() => createFetch(options as ResilientFetchOptions)).toThrow(message);

@@ -68,8 +68,14 @@ describe('cli exit codes and timeline lines', () => {
   test('every event type has a timeline line that names its facts', () => {
     const host = 'http://127.0.0.1:1';
     const events: Array<[ResilientEvent, string]> = [
-      [{ type: 'retry', host, attempt: 2, resendCount: 2, delay: 80, reason: 'status 503' }, 'attempt 2 failed (status 503); retry with resend_count 2 in 80 ms'],
-      [{ type: 'give-up', host, attempt: 1, resendCount: 0, reason: 'status 429', why: 'Retry-After 60000 ms > maxRetryAfter' }, 'attempt 1 failed (status 429); not retrying: Retry-After 60000 ms > maxRetryAfter'],
+      [
+        { type: 'retry', host, attempt: 2, resendCount: 2, delay: 80, reason: 'status 503' },
+        'attempt 2 failed (status 503); retry with resend_count 2 in 80 ms',
+      ],
+      [
+        { type: 'give-up', host, attempt: 1, resendCount: 0, reason: 'status 429', why: 'Retry-After 60000 ms > maxRetryAfter' },
+        'attempt 1 failed (status 429); not retrying: Retry-After 60000 ms > maxRetryAfter',
+      ],
       [{ type: 'hedge', host, branch: 1, after: 50 }, 'hedge 1 sent after 50 ms'],
       [{ type: 'hedge-win', host, branch: 1, elapsed: 61 }, 'branch 1 won after 61 ms'],
       [{ type: 'breaker', host, from: 'closed', to: 'open' }, `breaker for ${host}: closed -> open`],

@@ -38,6 +38,12 @@ describe('decodersFor', () => {
 
   test(`more than ${MAX_CONTENT_ENCODINGS} codings is an error`, () => {
     expect(decodersFor(Array(MAX_CONTENT_ENCODINGS).fill('gzip').join(','))).toHaveLength(MAX_CONTENT_ENCODINGS);
-    expect(() => decodersFor(Array(MAX_CONTENT_ENCODINGS + 1).fill('gzip').join(','))).toThrow('too many content-encodings');
+    expect(() =>
+      decodersFor(
+        Array(MAX_CONTENT_ENCODINGS + 1)
+          .fill('gzip')
+          .join(','),
+      ),
+    ).toThrow('too many content-encodings');
   });
 });

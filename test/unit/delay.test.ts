@@ -5,22 +5,25 @@ import { discard, DRAIN_MAX_BYTES, DRAIN_MAX_MS } from '../../src/internal/delay
 const body = (chunks: number[], options: { endless?: boolean; headers?: Record<string, string> } = {}) => {
   const state = { pulled: 0, cancelled: false, closed: false };
   const queue = [...chunks];
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const next = queue.shift();
-      if (next !== undefined) {
-        state.pulled += next;
-        controller.enqueue(new Uint8Array(next));
-      } else if (!options.endless) {
-        state.closed = true;
-        controller.close();
-      } else return new Promise(() => {}); // never ends
-      return undefined;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const next = queue.shift();
+        if (next !== undefined) {
+          state.pulled += next;
+          controller.enqueue(new Uint8Array(next));
+        } else if (!options.endless) {
+          state.closed = true;
+          controller.close();
+        } else return new Promise(() => {}); // never ends
+        return undefined;
+      },
+      cancel() {
+        state.cancelled = true;
+      },
     },
-    cancel() {
-      state.cancelled = true;
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return { response: new Response(stream, { status: 503, headers: options.headers ?? {} }), state };
 };
 

@@ -13,7 +13,15 @@ describe('needsReference: what the dispatcher transport hands to undici fetch', 
     expect(needsReference(attempt('http://127.0.0.1/'))).toBe(false);
     expect(needsReference(attempt('https://127.0.0.1/', { redirect: 'manual', keepalive: true }))).toBe(false);
     // What a global Request carries by default.
-    const fromRequest = { mode: 'cors', cache: 'default', integrity: '', referrer: 'about:client', redirect: 'follow', credentials: 'same-origin', referrerPolicy: '' };
+    const fromRequest = {
+      mode: 'cors',
+      cache: 'default',
+      integrity: '',
+      referrer: 'about:client',
+      redirect: 'follow',
+      credentials: 'same-origin',
+      referrerPolicy: '',
+    };
     expect(needsReference(attempt('http://127.0.0.1/', fromRequest))).toBe(false);
   });
 
@@ -44,6 +52,8 @@ describe('the transport option', () => {
   });
 
   test('anything else throws naming the field', () => {
-    expect(() => createFetch({ transport: 'undici' as never })).toThrow(/transport must be one of "dispatcher", "fetch", got "undici"/);
+    expect(() => createFetch({ transport: 'undici' as never })).toThrow(
+      /transport must be one of "dispatcher", "fetch", got "undici"/,
+    );
   });
 });

@@ -3,14 +3,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { ResilientEvent } from '../../src/diagnostics.js';
 import { HostRegistry } from '../../src/host-state.js';
 import { DRAIN_MAX_BYTES } from '../../src/internal/delay.js';
-import {
-  createHedgeLayer,
-  hedgeDelay,
-  isAcceptable,
-  isHedgeable,
-  isHedgeLost,
-  MIN_SAMPLES,
-} from '../../src/layers/hedge.js';
+import { createHedgeLayer, hedgeDelay, isAcceptable, isHedgeable, isHedgeLost, MIN_SAMPLES } from '../../src/layers/hedge.js';
 import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/layers/layer.js';
 import { LatencyWindow } from '../../src/latency-window.js';
 import type { Policy, ResolvedHedge, ResolvedPolicy } from '../../src/options.js';
@@ -650,7 +643,12 @@ describe('hedge options are validated at createFetch', () => {
   });
 
   test('valid hedge options are accepted', async () => {
-    for (const hedge of [{ delay: 0 }, { delay: 'auto' as const }, { delay: { percentile: 99, min: 1, max: 1 } }, { budget: false as const }]) {
+    for (const hedge of [
+      { delay: 0 },
+      { delay: 'auto' as const },
+      { delay: { percentile: 99, min: 1, max: 1 } },
+      { budget: false as const },
+    ]) {
       const fetch = createFetch({ defaults: { hedge } });
       await fetch.close();
     }

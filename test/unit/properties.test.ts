@@ -26,12 +26,18 @@ const unit = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 describe('backoff: bounds and caps for every jitter kind', () => {
   test('every delay is finite, >= 0 and <= max, whatever the retry number, previous delay and random draw', () => {
     fc.assert(
-      fc.property(backoffArb, fc.integer({ min: 1, max: 100_000 }), fc.double({ min: 0, max: 1e15, noNaN: true }), unit, (backoff, retry, previous, r) => {
-        const delay = backoffDelay(backoff as ResolvedBackoff, retry, previous, () => r);
-        expect(Number.isFinite(delay)).toBe(true);
-        expect(delay).toBeGreaterThanOrEqual(0);
-        expect(delay).toBeLessThanOrEqual(backoff.max);
-      }),
+      fc.property(
+        backoffArb,
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.double({ min: 0, max: 1e15, noNaN: true }),
+        unit,
+        (backoff, retry, previous, r) => {
+          const delay = backoffDelay(backoff as ResolvedBackoff, retry, previous, () => r);
+          expect(Number.isFinite(delay)).toBe(true);
+          expect(delay).toBeGreaterThanOrEqual(0);
+          expect(delay).toBeLessThanOrEqual(backoff.max);
+        },
+      ),
       RUNS,
     );
   });
@@ -43,28 +49,36 @@ describe('backoff: bounds and caps for every jitter kind', () => {
 
   test('each jitter stays inside its own band of the exponential ceiling', () => {
     fc.assert(
-      fc.property(backoffArb, fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 1e6, noNaN: true }), unit, (backoff, retry, previous, r) => {
-        const delay = backoffDelay(backoff as ResolvedBackoff, retry, previous, () => r);
-        const ceiling = backoff.base === 0 ? 0 : Math.min(backoff.max, backoff.base * backoff.factor ** (retry - 1));
-        const close = (x: number) => x * (1 + 1e-9) + 1e-9;
-        switch (backoff.jitter) {
-          case 'none':
-            expect(delay).toBeCloseTo(ceiling, 6);
-            break;
-          case 'full':
-            expect(delay).toBeLessThanOrEqual(close(ceiling));
-            break;
-          case 'equal':
-            expect(delay).toBeGreaterThanOrEqual(ceiling / 2 - 1e-9);
-            expect(delay).toBeLessThanOrEqual(close(ceiling));
-            break;
-          case 'decorrelated':
-            // AWS: min(cap, random_between(base, previous · 3)).
-            expect(delay).toBeGreaterThanOrEqual(Math.min(backoff.base, backoff.max) - 1e-9);
-            expect(delay).toBeLessThanOrEqual(close(Math.min(backoff.max, Math.max(backoff.base, (previous || backoff.base) * 3))));
-            break;
-        }
-      }),
+      fc.property(
+        backoffArb,
+        fc.integer({ min: 1, max: 64 }),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        unit,
+        (backoff, retry, previous, r) => {
+          const delay = backoffDelay(backoff as ResolvedBackoff, retry, previous, () => r);
+          const ceiling = backoff.base === 0 ? 0 : Math.min(backoff.max, backoff.base * backoff.factor ** (retry - 1));
+          const close = (x: number) => x * (1 + 1e-9) + 1e-9;
+          switch (backoff.jitter) {
+            case 'none':
+              expect(delay).toBeCloseTo(ceiling, 6);
+              break;
+            case 'full':
+              expect(delay).toBeLessThanOrEqual(close(ceiling));
+              break;
+            case 'equal':
+              expect(delay).toBeGreaterThanOrEqual(ceiling / 2 - 1e-9);
+              expect(delay).toBeLessThanOrEqual(close(ceiling));
+              break;
+            case 'decorrelated':
+              // AWS: min(cap, random_between(base, previous · 3)).
+              expect(delay).toBeGreaterThanOrEqual(Math.min(backoff.base, backoff.max) - 1e-9);
+              expect(delay).toBeLessThanOrEqual(
+                close(Math.min(backoff.max, Math.max(backoff.base, (previous || backoff.base) * 3))),
+              );
+              break;
+          }
+        },
+      ),
       RUNS,
     );
   });
@@ -82,10 +96,14 @@ describe('backoff: bounds and caps for every jitter kind', () => {
 
   test('a back-off function returning anything gives a finite delay >= 0', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.double(), fc.constantFrom(NaN, -1, Infinity, -Infinity)), fc.integer({ min: 1, max: 50 }), (value, retry) => {
-        const delay = backoffDelay(() => value, retry, 0);
-        expect(Number.isFinite(delay) && delay >= 0).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(fc.double(), fc.constantFrom(NaN, -1, Infinity, -Infinity)),
+        fc.integer({ min: 1, max: 50 }),
+        (value, retry) => {
+          const delay = backoffDelay(() => value, retry, 0);
+          expect(Number.isFinite(delay) && delay >= 0).toBe(true);
+        },
+      ),
       RUNS,
     );
   });
@@ -133,13 +151,16 @@ describe('Retry-After parsing', () => {
 
   test('garbage never throws and never yields NaN, a negative or an infinite delay', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.stringMatching(/^[A-Za-z]{3,9},? .{0,40}$/)), (text) => {
-        const ms = parseRetryAfter(text, NOW);
-        if (ms !== undefined) {
-          expect(Number.isFinite(ms)).toBe(true);
-          expect(ms).toBeGreaterThanOrEqual(0);
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.stringMatching(/^[A-Za-z]{3,9},? .{0,40}$/)),
+        (text) => {
+          const ms = parseRetryAfter(text, NOW);
+          if (ms !== undefined) {
+            expect(Number.isFinite(ms)).toBe(true);
+            expect(ms).toBeGreaterThanOrEqual(0);
+          }
+        },
+      ),
       { numRuns: 1_000 },
     );
   });
@@ -155,7 +176,9 @@ describe('Retry-After parsing', () => {
     `${WEEKDAYS[d.getUTCDay()]!.slice(0, 3)} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${time(d)} ${d.getUTCFullYear()}`,
   ];
   // Two-digit RFC 850 years are only unambiguous within 50 years of now.
-  const dates = fc.integer({ min: Date.UTC(1995, 0, 1) / 1_000, max: Date.UTC(2045, 0, 1) / 1_000 }).map((s) => new Date(s * 1_000));
+  const dates = fc
+    .integer({ min: Date.UTC(1995, 0, 1) / 1_000, max: Date.UTC(2045, 0, 1) / 1_000 })
+    .map((s) => new Date(s * 1_000));
 
   test('HTTP dates in all three formats give the same delay: max(0, date − now)', () => {
     fc.assert(
@@ -200,10 +223,12 @@ describe('host matching', () => {
     return [name, `${name}:${p}`, `*.${suffix}`, `*.${suffix}:${p}`][kind]!;
   };
   const patterns = fc.uniqueArray(
-    fc.tuple(hostname, port, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean()).map(([h, p, kind, cut, upper]) => {
-      const pattern = patternFor(h, p, kind, cut);
-      return upper ? pattern.toUpperCase() : pattern;
-    }),
+    fc
+      .tuple(hostname, port, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean())
+      .map(([h, p, kind, cut, upper]) => {
+        const pattern = patternFor(h, p, kind, cut);
+        return upper ? pattern.toUpperCase() : pattern;
+      }),
     { maxLength: 12, selector: (pattern) => pattern.toLowerCase() },
   );
 
@@ -227,7 +252,9 @@ describe('host matching', () => {
         const wildcards = lower
           .filter((k) => k.startsWith('*.'))
           .map((k) => ({ key: k, suffix: k.slice(1).replace(/:\d+$/, ''), port: /:(\d+)$/.exec(k)?.[1] }))
-          .filter((w) => `.${name}`.endsWith(w.suffix) && name !== w.suffix.slice(1) && (w.port === undefined || Number(w.port) === p));
+          .filter(
+            (w) => `.${name}`.endsWith(w.suffix) && name !== w.suffix.slice(1) && (w.port === undefined || Number(w.port) === p),
+          );
         if (wildcards.length === 0) {
           expect(found).toBeUndefined();
           return;
@@ -236,7 +263,8 @@ describe('host matching', () => {
         const best = wildcards.filter((w) => w.suffix.length === longest);
         expect(best.map((w) => pick(w.key))).toContain(found);
         // At equal length, a pattern naming the port is the more specific one.
-        if (best.some((w) => w.port !== undefined)) expect(best.filter((w) => w.port !== undefined).map((w) => pick(w.key))).toContain(found);
+        if (best.some((w) => w.port !== undefined))
+          expect(best.filter((w) => w.port !== undefined).map((w) => pick(w.key))).toContain(found);
       }),
       { numRuns: 500 },
     );
@@ -245,7 +273,11 @@ describe('host matching', () => {
 
 describe('host matching: cases', () => {
   test('a wildcard with a port ranks by its hostname suffix: *.b.api beats *.api:80 (CI seed 1622943983)', () => {
-    const hosts: Record<string, Policy> = { '*.b.api': { maxBufferBytes: 1 }, '*.api:80': { maxBufferBytes: 2 }, '*.b.api:80': { maxBufferBytes: 3 } };
+    const hosts: Record<string, Policy> = {
+      '*.b.api': { maxBufferBytes: 1 },
+      '*.api:80': { maxBufferBytes: 2 },
+      '*.b.api:80': { maxBufferBytes: 3 },
+    };
     const match = createHostMatcher(hosts);
     expect(match(new URL('http://a.b.api:8080/'))).toBe(hosts['*.b.api']);
     expect(match(new URL('http://a.b.api/'))).toBe(hosts['*.b.api:80']);
@@ -255,7 +287,11 @@ describe('host matching: cases', () => {
   });
 
   test('issue-6: a pattern naming the default port matches the URL without it (URL.host drops :80 and :443)', () => {
-    const hosts: Record<string, Policy> = { 'api.example.com:443': { maxBufferBytes: 1 }, 'api.example.com:80': { maxBufferBytes: 2 }, '*.svc:443': { maxBufferBytes: 3 } };
+    const hosts: Record<string, Policy> = {
+      'api.example.com:443': { maxBufferBytes: 1 },
+      'api.example.com:80': { maxBufferBytes: 2 },
+      '*.svc:443': { maxBufferBytes: 3 },
+    };
     const match = createHostMatcher(hosts);
     expect(match(new URL('https://api.example.com/x'))).toBe(hosts['api.example.com:443']);
     expect(match(new URL('http://api.example.com/x'))).toBe(hosts['api.example.com:80']);
@@ -278,9 +314,35 @@ describe('policy merging', () => {
   const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
   const layer: fc.Arbitrary<Layered> = fc.record(
     {
-      retry: fc.oneof(fc.constant(false as const), fc.record({ limit: maybe(fc.integer({ min: 0, max: 9 })), backoff: maybe(fc.record({ base: maybe(fc.integer({ min: 0, max: 500 })), max: maybe(fc.integer({ min: 0, max: 9_000 })) }, { requiredKeys: [] })) }, { requiredKeys: [] })),
-      timeout: fc.oneof(fc.constant(false as const), fc.record({ attempt: maybe(fc.integer({ min: 1, max: 9_000 })), total: maybe(fc.integer({ min: 1, max: 90_000 })) }, { requiredKeys: [] })),
-      breaker: fc.oneof(fc.constant(false as const), fc.record({ resetTimeout: maybe(fc.integer({ min: 1, max: 60_000 })), volumeThreshold: maybe(fc.integer({ min: 0, max: 100 })) }, { requiredKeys: [] })),
+      retry: fc.oneof(
+        fc.constant(false as const),
+        fc.record(
+          {
+            limit: maybe(fc.integer({ min: 0, max: 9 })),
+            backoff: maybe(
+              fc.record(
+                { base: maybe(fc.integer({ min: 0, max: 500 })), max: maybe(fc.integer({ min: 0, max: 9_000 })) },
+                { requiredKeys: [] },
+              ),
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+      timeout: fc.oneof(
+        fc.constant(false as const),
+        fc.record(
+          { attempt: maybe(fc.integer({ min: 1, max: 9_000 })), total: maybe(fc.integer({ min: 1, max: 90_000 })) },
+          { requiredKeys: [] },
+        ),
+      ),
+      breaker: fc.oneof(
+        fc.constant(false as const),
+        fc.record(
+          { resetTimeout: maybe(fc.integer({ min: 1, max: 60_000 })), volumeThreshold: maybe(fc.integer({ min: 0, max: 100 })) },
+          { requiredKeys: [] },
+        ),
+      ),
     },
     { requiredKeys: [] },
   );
@@ -288,7 +350,12 @@ describe('policy merging', () => {
   const clean = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
   /** The value a field ends with: the last layer's value after the last `false`, else the default. */
-  const expected = (layers: Layered[], name: 'retry' | 'timeout' | 'breaker', get: (l: Record<string, unknown>) => unknown, fallback: unknown) => {
+  const expected = (
+    layers: Layered[],
+    name: 'retry' | 'timeout' | 'breaker',
+    get: (l: Record<string, unknown>) => unknown,
+    fallback: unknown,
+  ) => {
     let value: unknown = fallback;
     let off = false;
     for (const l of layers) {
@@ -317,8 +384,18 @@ describe('policy merging', () => {
         const layers = [defaults, host, ...(override ? [override] : [])];
 
         const limit = expected(layers, 'retry', (r) => r.limit, DEFAULTS.retry.limit);
-        const base = expected(layers, 'retry', (r) => (r.backoff as { base?: number } | undefined)?.base, DEFAULTS.retry.backoff.base);
-        const max = expected(layers, 'retry', (r) => (r.backoff as { max?: number } | undefined)?.max, DEFAULTS.retry.backoff.max);
+        const base = expected(
+          layers,
+          'retry',
+          (r) => (r.backoff as { base?: number } | undefined)?.base,
+          DEFAULTS.retry.backoff.base,
+        );
+        const max = expected(
+          layers,
+          'retry',
+          (r) => (r.backoff as { max?: number } | undefined)?.max,
+          DEFAULTS.retry.backoff.max,
+        );
         if (limit === false) expect(resolved.retry).toBe(false);
         else {
           expect(resolved.retry && resolved.retry.limit).toBe(limit);
@@ -341,7 +418,9 @@ describe('policy merging', () => {
     fc.assert(
       fc.property(layer, (raw) => {
         const defaults = clean(raw);
-        const resolved = createPolicyResolver({ defaults: defaults as Policy, hosts: { 'other.example': { retry: false } } })(new URL('https://api.example/'));
+        const resolved = createPolicyResolver({ defaults: defaults as Policy, hosts: { 'other.example': { retry: false } } })(
+          new URL('https://api.example/'),
+        );
         const limit = expected([defaults], 'retry', (r) => r.limit, DEFAULTS.retry.limit);
         expect(resolved.retry === false ? false : resolved.retry.limit).toBe(limit);
       }),
@@ -382,22 +461,97 @@ describe('option validation', () => {
     await fetch.close();
   };
 
-  const any = fc.anything({ withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true, withDate: true, withTypedArray: true, withBigInt: true, withSparseArray: true, maxDepth: 3 });
+  const any = fc.anything({
+    withBoxedValues: true,
+    withMap: true,
+    withSet: true,
+    withNullPrototype: true,
+    withDate: true,
+    withTypedArray: true,
+    withBigInt: true,
+    withSparseArray: true,
+    maxDepth: 3,
+  });
   const orAny = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: arb }, { weight: 1, arbitrary: any });
   const num = orAny(fc.oneof(fc.integer({ min: -5, max: 20_000 }), fc.double(), fc.constantFrom(0, 1, 0.5, -1, NaN, Infinity)));
   const methods = orAny(fc.array(orAny(fc.constantFrom('GET', 'post', 'PUT', 'BAD METHOD', '')), { maxLength: 3 }));
   const statuses = orAny(fc.array(orAny(fc.constantFrom(200, 503, 99, 600, 429.5)), { maxLength: 3 }));
   const opt = <T>(shape: { [K in keyof T]: fc.Arbitrary<T[K]> }) => orAny(fc.record(shape, { requiredKeys: [] }));
   const policy = opt({
-    retry: orAny(fc.oneof(fc.constant(false), opt({ limit: num, methods, statusCodes: statuses, errorCodes: orAny(fc.array(fc.constantFrom('ECONNRESET', ''))), backoff: orAny(fc.oneof(fc.constant((n: number) => n), opt({ base: num, max: num, factor: num, jitter: orAny(fc.constantFrom('full', 'equal', 'decorrelated', 'none', 'wild')) }))), maxRetryAfter: num, budget: orAny(fc.oneof(fc.constant(false), opt({ ratio: num, minPerSecond: num, window: num }))), shouldRetry: orAny(fc.constant(() => undefined)) }))),
-    hedge: orAny(fc.oneof(fc.constant(false), opt({ delay: orAny(fc.oneof(num, fc.constant('auto'), opt({ percentile: num, min: num, max: num }))), maxHedges: num, methods, budget: orAny(fc.oneof(fc.constant(false), num)) }))),
-    breaker: orAny(fc.oneof(fc.constant(false), opt({ errorThresholdPercentage: num, volumeThreshold: num, resetTimeout: num, rollingCountTimeout: num, rollingCountBuckets: num, failureStatusCodes: statuses, fallback: orAny(fc.constant(() => new Response())) }))),
-    timeout: orAny(fc.oneof(fc.constant(false), opt({ attempt: orAny(fc.oneof(fc.constant(false), num)), total: orAny(fc.oneof(fc.constant(false), num)) }))),
+    retry: orAny(
+      fc.oneof(
+        fc.constant(false),
+        opt({
+          limit: num,
+          methods,
+          statusCodes: statuses,
+          errorCodes: orAny(fc.array(fc.constantFrom('ECONNRESET', ''))),
+          backoff: orAny(
+            fc.oneof(
+              fc.constant((n: number) => n),
+              opt({
+                base: num,
+                max: num,
+                factor: num,
+                jitter: orAny(fc.constantFrom('full', 'equal', 'decorrelated', 'none', 'wild')),
+              }),
+            ),
+          ),
+          maxRetryAfter: num,
+          budget: orAny(fc.oneof(fc.constant(false), opt({ ratio: num, minPerSecond: num, window: num }))),
+          shouldRetry: orAny(fc.constant(() => undefined)),
+        }),
+      ),
+    ),
+    hedge: orAny(
+      fc.oneof(
+        fc.constant(false),
+        opt({
+          delay: orAny(fc.oneof(num, fc.constant('auto'), opt({ percentile: num, min: num, max: num }))),
+          maxHedges: num,
+          methods,
+          budget: orAny(fc.oneof(fc.constant(false), num)),
+        }),
+      ),
+    ),
+    breaker: orAny(
+      fc.oneof(
+        fc.constant(false),
+        opt({
+          errorThresholdPercentage: num,
+          volumeThreshold: num,
+          resetTimeout: num,
+          rollingCountTimeout: num,
+          rollingCountBuckets: num,
+          failureStatusCodes: statuses,
+          fallback: orAny(fc.constant(() => new Response())),
+        }),
+      ),
+    ),
+    timeout: orAny(
+      fc.oneof(
+        fc.constant(false),
+        opt({ attempt: orAny(fc.oneof(fc.constant(false), num)), total: orAny(fc.oneof(fc.constant(false), num)) }),
+      ),
+    ),
     throttle: orAny(fc.oneof(fc.constant(false), opt({ k: num, window: num }))),
     maxBufferBytes: num,
-    upstreams: orAny(fc.array(orAny(fc.constantFrom('http://10.0.0.1:8080', 'https://a.example', 'ftp://x', 'http://a/b', 'nope')), { maxLength: 2 })),
+    upstreams: orAny(
+      fc.array(orAny(fc.constantFrom('http://10.0.0.1:8080', 'https://a.example', 'ftp://x', 'http://a/b', 'nope')), {
+        maxLength: 2,
+      }),
+    ),
   });
-  const hostKey = fc.constantFrom('api.example.com', '*.internal', 'svc:8080', 'API.example.com', 'bad host', '*.', 'x:99999', '[::1]:8080');
+  const hostKey = fc.constantFrom(
+    'api.example.com',
+    '*.internal',
+    'svc:8080',
+    'API.example.com',
+    'bad host',
+    '*.',
+    'x:99999',
+    '[::1]:8080',
+  );
   const options = opt({
     fetch: orAny(fc.constant(async () => new Response('ok'))),
     defaults: policy,
@@ -419,19 +573,27 @@ describe('option validation', () => {
     expect(() => createFetch(new Map([['maxHosts', 0]]) as never)).toThrow(/^options must be an object, got an object/);
     expect(() => createFetch({ defaults: new Date() } as never)).toThrow(TypeError);
     expect(() => createFetch({ defaults: { retry: new Int16Array(1) } } as never)).toThrow(/^defaults\.retry must be/);
-    expect(() => createFetch({ hosts: { 'a.com': { breaker: new (class Options {})() } } } as never)).toThrow(/^hosts\["a\.com"\]\.breaker must be/);
+    expect(() => createFetch({ hosts: { 'a.com': { breaker: new (class Options {})() } } } as never)).toThrow(
+      /^hosts\["a\.com"\]\.breaker must be/,
+    );
   });
 
   test('issue-6: an unknown key that is not an identifier is named in brackets', () => {
-    expect(() => createFetch({ defaults: { 'max buffer': 1 } } as never)).toThrow(/^defaults\["max buffer"\] is not a known option/);
+    expect(() => createFetch({ defaults: { 'max buffer': 1 } } as never)).toThrow(
+      /^defaults\["max buffer"\] is not a known option/,
+    );
     expect(() => createFetch({ '': 1 } as never)).toThrow(/^options\[""\] is not a known option/);
   });
 
   test('a key named after an Object.prototype member is unknown, not a check (fuzz seed 267468089)', () => {
     expect(() => createFetch(JSON.parse('{"__proto__":0}') as never)).toThrow(/^__proto__ is not a known option/);
-    expect(() => createFetch(JSON.parse('{"defaults":{"retry":{"__proto__":1}}}') as never)).toThrow(/^defaults\.retry\.__proto__ is not a known option/);
+    expect(() => createFetch(JSON.parse('{"defaults":{"retry":{"__proto__":1}}}') as never)).toThrow(
+      /^defaults\.retry\.__proto__ is not a known option/,
+    );
     expect(() => createFetch({ defaults: { toString: 1 } } as never)).toThrow(/^defaults\.toString is not a known option/);
-    expect(() => createFetch({ defaults: { timeout: { hasOwnProperty: 1 } } } as never)).toThrow(/^defaults\.timeout\.hasOwnProperty is not a known option/);
+    expect(() => createFetch({ defaults: { timeout: { hasOwnProperty: 1 } } } as never)).toThrow(
+      /^defaults\.timeout\.hasOwnProperty is not a known option/,
+    );
   });
 
   test('the path check itself works on nested fields', () => {

@@ -137,9 +137,7 @@ describe('server pushback in the retry layer', () => {
     expect(events.filter((e) => e.type === 'pushback')).toEqual([
       { type: 'pushback', host: A, until: startDate + 2_000, status: 503 },
     ]);
-    expect(events.filter((e) => e.type === 'retry' && e.host === A).map((e) => 'delay' in e && e.delay)).toEqual([
-      2_000, 1_500,
-    ]);
+    expect(events.filter((e) => e.type === 'retry' && e.host === A).map((e) => 'delay' in e && e.delay)).toEqual([2_000, 1_500]);
   });
 
   it('a pause extended during the back-off is waited out too', async () => {

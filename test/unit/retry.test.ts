@@ -102,14 +102,29 @@ describe('retry layer (fake timers, stub transport)', () => {
 describe('issue-15: what an injected fetch throws is retried only when it is a network failure', () => {
   const code = (name: string) => Object.assign(new Error(name), { code: name });
   const network: Array<[string, () => unknown]> = [
-    ["fetch's TypeError('fetch failed') with an ECONNRESET cause", () => new TypeError('fetch failed', { cause: code('ECONNRESET') })],
-    ["fetch's TypeError('fetch failed') with an UND_ERR_SOCKET cause", () => new TypeError('fetch failed', { cause: code('UND_ERR_SOCKET') })],
-    ["msw's HttpResponse.error(): TypeError('Failed to fetch')", () => Object.assign(new TypeError('Failed to fetch'), { cause: Response.error() })],
+    [
+      "fetch's TypeError('fetch failed') with an ECONNRESET cause",
+      () => new TypeError('fetch failed', { cause: code('ECONNRESET') }),
+    ],
+    [
+      "fetch's TypeError('fetch failed') with an UND_ERR_SOCKET cause",
+      () => new TypeError('fetch failed', { cause: code('UND_ERR_SOCKET') }),
+    ],
+    [
+      "msw's HttpResponse.error(): TypeError('Failed to fetch')",
+      () => Object.assign(new TypeError('Failed to fetch'), { cause: Response.error() }),
+    ],
   ];
   const other: Array<[string, () => unknown]> = [
     ['a programming error (Cannot read properties of undefined)', () => (undefined as unknown as { x: { y: number } }).x.y],
-    ["fetch's redirect loop: TypeError('fetch failed') caused by 'redirect count exceeded'", () => new TypeError('fetch failed', { cause: new Error('redirect count exceeded') })],
-    ["fetch's unsupported method: TypeError(\"'TRACE' HTTP method is unsupported.\")", () => new TypeError("'TRACE' HTTP method is unsupported.")],
+    [
+      "fetch's redirect loop: TypeError('fetch failed') caused by 'redirect count exceeded'",
+      () => new TypeError('fetch failed', { cause: new Error('redirect count exceeded') }),
+    ],
+    [
+      "fetch's unsupported method: TypeError(\"'TRACE' HTTP method is unsupported.\")",
+      () => new TypeError("'TRACE' HTTP method is unsupported."),
+    ],
     ['a TypeError with no message', () => new TypeError()],
   ];
   const run = async (fail: () => unknown) => {
@@ -118,7 +133,8 @@ describe('issue-15: what an injected fetch throws is retried only when it is a n
     });
     const client = createFetch({ fetch, defaults: { retry: { backoff: () => 0 }, breaker: { volumeThreshold: 100 } } });
     const error = await client('http://a.test/').catch((e: unknown) => e);
-    const breaker = (client.stats().hosts['http://a.test'] as unknown as { breaker: { fires: number; failures: number } }).breaker;
+    const breaker = (client.stats().hosts['http://a.test'] as unknown as { breaker: { fires: number; failures: number } })
+      .breaker;
     await client.close();
     return { error, calls: fetch.mock.calls.length, breaker };
   };

@@ -11,13 +11,15 @@ const harness = (random: () => number, policy: Policy = { throttle: { k: 2, wind
   const { context, events, stats: hostStats } = layerContext();
   const layer = createThrottleLayer(context, random);
   // No signal unless the test gives one, as a call without a caller's signal has.
-  const attempt = (signal?: AbortSignal): Attempt =>
-    attemptOf(preparedRequest(`${ORIGIN}/x`, policy, { signal }));
+  const attempt = (signal?: AbortSignal): Attempt => attemptOf(preparedRequest(`${ORIGIN}/x`, policy, { signal }));
   const stats = () => hostStats(ORIGIN);
   return { layer, attempt, events, stats };
 };
 
-const respond = (status: number): Send => async () => new Response(null, { status });
+const respond =
+  (status: number): Send =>
+  async () =>
+    new Response(null, { status });
 
 describe('rejectionProbability (SRE book, K = 2)', () => {
   it('is 0 while accepts keep up with requests / k', () => {
@@ -110,7 +112,7 @@ describe('throttle layer', () => {
 
   it('the default cap of 0.9 lets a tenth of the calls through to a host that refuses everything', async () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647);
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
     const next = vi.fn(respond(503));
     const { layer, attempt, stats } = harness(random, { throttle: { k: 2 } });
     const send = layer(next);
@@ -131,7 +133,7 @@ describe('throttle layer', () => {
 
   it('with every response refused, almost every call is rejected locally (deterministic draws)', async () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const next = vi.fn(respond(503));
     const { layer, attempt } = harness(random);
     const send = layer(next);

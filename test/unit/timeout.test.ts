@@ -88,7 +88,11 @@ describe('timeout layer', () => {
       seen.push(attempt);
       return new Response('ok');
     });
-    const request = preparedRequest(URL_A, { timeout: { attempt: 200, total: 300 } }, { signal: undefined, deadline: performance.now() + 300 });
+    const request = preparedRequest(
+      URL_A,
+      { timeout: { attempt: 200, total: 300 } },
+      { signal: undefined, deadline: performance.now() + 300 },
+    );
     await send(attemptOf(request));
     expect(seen[0]?.signal).toBeUndefined();
     expect(seen[0]?.timeout?.ms).toBe(200);
@@ -103,7 +107,10 @@ describe('timeout layer', () => {
     const transport = hanging();
     const parent = new AbortController();
     const request = preparedRequest(URL_A, {}, { signal: parent.signal });
-    const result = signalTimeout(transport.send)({ ...attemptOf(request), timeout: { ms: 1_000, reason: () => new DOMException('late', 'TimeoutError') } }).catch((e: unknown) => e);
+    const result = signalTimeout(transport.send)({
+      ...attemptOf(request),
+      timeout: { ms: 1_000, reason: () => new DOMException('late', 'TimeoutError') },
+    }).catch((e: unknown) => e);
     const sent = transport.seen[0];
     expect(sent?.timeout).toBeUndefined();
     expect(sent?.signal).not.toBe(parent.signal);

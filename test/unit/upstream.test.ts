@@ -112,7 +112,11 @@ describe('upstream layer', () => {
 
   test('all upstreams open: CircuitOpenError for the caller host, with the soonest probe time, next never called', async () => {
     const { next } = recorder();
-    const wait: Record<string, number> = { 'http://10.0.0.1:8080': 900, 'http://10.0.0.2:8080': 300, 'http://10.0.0.3:8080': 600 };
+    const wait: Record<string, number> = {
+      'http://10.0.0.1:8080': 900,
+      'http://10.0.0.2:8080': 300,
+      'http://10.0.0.3:8080': 600,
+    };
     const send = createUpstreamLayer(contextWith({ isOpen: () => true, retryAfter: (o) => wait[o] ?? 0 }))(next);
     const error = await send(callFor('http://orders.svc:8080/').first).catch((e: unknown) => e);
     expect(isCircuitOpenError(error)).toBe(true);

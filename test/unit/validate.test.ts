@@ -9,7 +9,11 @@ const rejects = (options: unknown, kind: ErrorConstructor, message: string | Reg
 
 describe('option validation at createFetch', () => {
   it('names the field of a negative retry limit', () => {
-    rejects({ hosts: { 'a.com': { retry: { limit: -1 } } } }, RangeError, 'hosts["a.com"].retry.limit must be an integer >= 0, got -1');
+    rejects(
+      { hosts: { 'a.com': { retry: { limit: -1 } } } },
+      RangeError,
+      'hosts["a.com"].retry.limit must be an integer >= 0, got -1',
+    );
   });
 
   it('rejects unknown keys at every level, naming them', () => {
@@ -26,7 +30,9 @@ describe('option validation at createFetch', () => {
 
   it('accepts the host patterns of the design', () => {
     expect(() =>
-      createFetch({ hosts: { 'api.example.com': {}, '*.internal': {}, 'orders.svc:8080': {}, '[::1]:3000': {}, '127.0.0.1': {} } }).close(),
+      createFetch({
+        hosts: { 'api.example.com': {}, '*.internal': {}, 'orders.svc:8080': {}, '[::1]:3000': {}, '127.0.0.1': {} },
+      }).close(),
     ).not.toThrow();
   });
 
