@@ -133,11 +133,28 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
   });
 
   test('a response can be cloned and both bodies read', async ({ server }) => {
-    server.handle((_req, res) => void res.end('twice'));
-    const res = await client()(server.url);
+    server.handle((_req, res) => {
+      res.writeHead(201, 'Made', { 'content-type': 'text/plain', 'x-kept': 'yes', 'set-cookie': ['a=1', 'b=2'] });
+      res.end('twice');
+    });
+    const res = await client()(`${server.url}item?q=1#frag`);
     const copy = res.clone();
+    // The copy is the same response: status line, every header, url, redirected and type, not only the text.
+    for (const response of [res, copy]) {
+      expect(response.status).toBe(201);
+      expect(response.statusText).toBe('Made');
+      expect(response.ok).toBe(true);
+      expect(response.url).toBe(`${server.url}item?q=1`);
+      expect(response.redirected).toBe(false);
+      expect(response.type).toBe('basic');
+      expect(response.headers.get('content-type')).toBe('text/plain');
+      expect(response.headers.get('x-kept')).toBe('yes');
+      expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    }
+    expect([...copy.headers]).toEqual([...res.headers]);
     expect(await Promise.all([res.text(), copy.text()])).toEqual(['twice', 'twice']);
     expect(res.bodyUsed).toBe(true);
+    expect(copy.bodyUsed).toBe(true);
   });
 
   test('keeps every set-cookie header apart', async ({ server }) => {
