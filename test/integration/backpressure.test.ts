@@ -3,7 +3,6 @@
  * in order, and the client holds only a bounded window of the body while it waits. Runs on both
  * built-in transports (the integration-fetch project repeats it on undici's fetch).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -16,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createFetch } from '../../src/index.js';
+import { runTsx } from '../support/child.js';
 import { sleep } from '../support/server.js';
 
 const MiB = 1024 * 1024;
@@ -85,21 +85,6 @@ const startBodyServer = async (): Promise<BodyServer> => {
 };
 
 const PIPELINE_CHILD = fileURLToPath(new URL('../fixtures/pipeline-download.ts', import.meta.url));
-
-/** Runs a fixture under node + tsx; killed after 20 s, so a stalled child fails the test instead of hanging it. */
-const runChild = (args: string[]) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (data) => (stdout += data));
-    proc.stderr.on('data', (data) => (stderr += data));
-    const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-    proc.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 
 let server: BodyServer;
 let dir: string;
@@ -173,7 +158,7 @@ describe('a reader that pauses', () => {
     const size = 50 * MiB;
     const file = join(dir, 'download.bin');
     const transport = process.env.RESILIENT_FETCH_TEST_TRANSPORT ?? 'dispatcher';
-    const result = await runChild([PIPELINE_CHILD, `${server.origin}/plain/${size}`, file, transport]);
+    const result = await runTsx([PIPELINE_CHILD, `${server.origin}/plain/${size}`, file, transport]);
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ size, sha256: expectedHash(size) });
     expect(result.code).toBe(0);

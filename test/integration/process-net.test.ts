@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createSecureServer } from 'node:http2';
@@ -14,6 +13,7 @@ import {
 } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFetch, install } from '../../src/index.js';
+import { runTsx } from '../support/child.js';
 import { startServer, test } from '../support/server.js';
 import { TLS_CERT, TLS_KEY } from '../support/tls.js';
 
@@ -351,20 +351,12 @@ describe('NODE_USE_ENV_PROXY (Node 22/24)', () => {
         await restore(); await fetch.close();
         console.log(JSON.stringify([a, b]));`;
         // Spawned asynchronously: the proxy and the target run in this process and must keep answering.
-        const child = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
-          const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-            env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, NO_PROXY: '', TARGET: target.url },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let stdout = '';
-          let stderr = '';
-          proc.stdout.on('data', (data) => (stdout += data));
-          proc.stderr.on('data', (data) => (stderr += data));
-          const killer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
-          proc.on('close', () => {
-            clearTimeout(killer);
-            resolve({ stdout, stderr });
-          });
+        const child = await runTsx(['--input-type=module', '-e', script], {
+          ...process.env,
+          NODE_USE_ENV_PROXY: '1',
+          HTTP_PROXY: proxy.url,
+          NO_PROXY: '',
+          TARGET: target.url,
         });
         expect(child.stderr).not.toMatch(/Error/);
         expect(JSON.parse(child.stdout.trim())).toEqual(['ok', 'ok']);

@@ -1,25 +1,13 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect } from 'vitest';
+import { runTsx } from '../support/child.js';
 import { test } from '../support/server.js';
 
 const child = fileURLToPath(new URL('../fixtures/backoff-child.ts', import.meta.url));
 const closeChild = fileURLToPath(new URL('../fixtures/close-during-backoff-child.ts', import.meta.url));
 
-/** Runs a fixture; a child still alive after 20 s is killed (code null, signal SIGKILL). */
-const run = (args: string[], script = child) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-    proc.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs a fixture; a child still alive after 20 s is killed (code null). */
+const run = (args: string[], script = child) => runTsx([script, ...args]);
 
 describe('process lifetime', () => {
   test('a script stays alive through a back-off and exits by itself after close()', async ({ server }) => {
