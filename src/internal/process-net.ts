@@ -58,6 +58,8 @@ export const isResilientFetch = (value: unknown): boolean => typeof value === 'f
 export const setReplaced = (client: object, previous: FetchLike | undefined): void => void replaced.set(client, previous);
 export const clearReplaced = (client: object): void => void replaced.delete(client);
 export const replacedBy = (client: object): FetchLike | undefined => replaced.get(client);
+/** Per installed client that moved a mock under itself: checks whether that mock was disposed (install.ts). */
+export const watching = new Map<object, () => void>();
 
 let seenFetch: unknown;
 let seenIsNode = false;
@@ -84,6 +86,7 @@ export const mockedFetch = (): FetchLike | undefined => {
   let fetch: unknown = globalThis.fetch;
   for (let hops = 0; clients.has(fetch as object); hops++) {
     if (hops > 32 || !replaced.has(fetch as object)) return undefined;
+    watching.get(fetch as object)?.();
     fetch = replaced.get(fetch as object);
   }
   if (fetch === undefined || isNodeFetch(fetch)) return undefined;

@@ -84,6 +84,35 @@ describe('msw (setupServer, onUnhandledRequest: error)', () => {
     }
   });
 
+  it('issue-13: install() before listen(): the global fetch keeps the layers above msw (a mocked 503 is retried), and close/restore put everything back', async () => {
+    const original = globalThis.fetch;
+    const restore = install(fast);
+    const server = setupServer();
+    server.listen({ onUnhandledRequest: 'error' });
+    const items = { hits: 0 };
+    server.use(flaky(items));
+    try {
+      expect(globalThis.fetch).toBe(restore.fetch);
+      const res = await globalThis.fetch('https://api.example.com/items');
+      expect(res.status).toBe(200);
+      expect(items.hits).toBe(2);
+      await expect(globalThis.fetch('https://unmocked.example.com/')).rejects.toThrow(/MSW/);
+    } finally {
+      server.close();
+    }
+    // msw disposed: the installed client is back on the network path, and a second listen() is seen again.
+    expect(globalThis.fetch).toBe(restore.fetch);
+    const again = setupServer(http.get('https://api.example.com/two', () => HttpResponse.text('two')));
+    again.listen({ onUnhandledRequest: 'error' });
+    try {
+      expect(await (await globalThis.fetch('https://api.example.com/two')).text()).toBe('two');
+    } finally {
+      again.close();
+      await restore();
+    }
+    expect(globalThis.fetch).toBe(original);
+  });
+
   for (const order of ['before', 'after'] as const) {
     it(`issue-13: the README recipe install({ fetch: (i, n) => globalThis.fetch(i, n) }) with listen() ${order} does not recurse`, async () => {
       const server = setupServer(http.get('https://api.example.com/one', () => HttpResponse.text('one')));
@@ -122,8 +151,8 @@ describe('nock 14 (disableNetConnect)', () => {
         nock.disableNetConnect();
         const mocked = scope();
         try {
-          // install() before nock: nock wraps the installed fetch; its layers are reached through restore.fetch.
-          const send = entry === 'install()' && order === 'activated after' ? (client as ReturnType<typeof install>).fetch : call;
+          // install() before nock: nock's fetch interceptor is moved under the installed client, so the global keeps the layers.
+          const send = call;
           expect(await (await send('https://api.example.com/items')).json()).toEqual([1, 2]);
           expect(await (await send('https://api.example.com/down')).text()).toBe('back');
           expect(mocked.isDone()).toBe(true);
