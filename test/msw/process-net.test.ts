@@ -67,12 +67,18 @@ describe('msw (setupServer, onUnhandledRequest: error)', () => {
     }
   });
 
-  it('install() before listen(): msw wraps the installed fetch and answers; restore.fetch keeps the layers above it', async () => {
+  /** install() first, then msw: a server whose handler answers 503 then 200 (`items.hits` counts). */
+  const installThenListen = () => {
     const restore = install(fast);
     const server = setupServer();
     server.listen({ onUnhandledRequest: 'error' });
     const items = { hits: 0 };
     server.use(flaky(items));
+    return { restore, server, items };
+  };
+
+  it('install() before listen(): restore.fetch keeps the layers above msw too', async () => {
+    const { restore, server, items } = installThenListen();
     try {
       expect((await restore.fetch('https://api.example.com/items')).status).toBe(200);
       expect(items.hits).toBe(2);
@@ -86,11 +92,7 @@ describe('msw (setupServer, onUnhandledRequest: error)', () => {
 
   it('issue-13: install() before listen(): the global fetch keeps the layers above msw (a mocked 503 is retried), and close/restore put everything back', async () => {
     const original = globalThis.fetch;
-    const restore = install(fast);
-    const server = setupServer();
-    server.listen({ onUnhandledRequest: 'error' });
-    const items = { hits: 0 };
-    server.use(flaky(items));
+    const { restore, server, items } = installThenListen();
     try {
       expect(globalThis.fetch).toBe(restore.fetch);
       const res = await globalThis.fetch('https://api.example.com/items');
