@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { errorCodes } from './classify.js';
+import { errorCodes } from './policy/classify.js';
 import { createFetch, type ResilientFetch } from './client.js';
 import type { ResilientEvent } from './diagnostics.js';
 import { isCircuitOpenError } from './errors.js';

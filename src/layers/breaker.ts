@@ -9,11 +9,11 @@
  * `next`: `CircuitOpenError`, or the policy's `fallback`.
  */
 import CircuitBreaker from 'opossum';
-import { networkFailure } from '../classify.js';
+import { networkFailure } from '../policy/classify.js';
 import { CircuitOpenError } from '../errors.js';
-import { HostRegistry } from '../host-state.js';
+import { HostRegistry } from '../pipeline/host-state.js';
 import type { ResolvedBreaker, ResolvedPolicy } from '../options.js';
-import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
+import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 import { isAttemptTimeout, isTotalTimeout } from './timeout.js';
 
 type State = 'closed' | 'open' | 'half-open';

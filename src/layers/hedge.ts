@@ -11,13 +11,13 @@
  * budget (a share of calls over 10 s) has tokens left. `'auto'` delays learn the host's latency
  * percentile from a bounded window of its latest times to headers.
  */
-import { RatioBudget } from '../budget.js';
-import { HostRegistry } from '../host-state.js';
+import { RatioBudget } from '../policy/budget.js';
+import { HostRegistry } from '../pipeline/host-state.js';
 import { linkedController, type Linked } from '../internal/abort.js';
 import { discard } from '../internal/delay.js';
-import { LatencyWindow } from '../latency-window.js';
+import { LatencyWindow } from '../policy/latency-window.js';
 import type { ResolvedHedge, ResolvedPolicy } from '../options.js';
-import type { Attempt, HostCounters, Layer, LayerContext, PreparedRequest, Send } from './layer.js';
+import type { Attempt, HostCounters, Layer, LayerContext, PreparedRequest, Send } from '../pipeline/types.js';
 
 /** Latest samples kept per host for the `'auto'` delay. */
 export const LATENCY_SAMPLES = 1_000;

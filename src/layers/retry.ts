@@ -11,17 +11,17 @@
  * of every call to that origin until then; first attempts are not held back).
  */
 import pRetry from 'p-retry';
-import { backoffDelay } from '../backoff.js';
-import { RatioBudget } from '../budget.js';
-import { BEFORE_SEND_CODES, errorCodes, networkFailure } from '../classify.js';
+import { backoffDelay } from '../policy/backoff.js';
+import { RatioBudget } from '../policy/budget.js';
+import { BEFORE_SEND_CODES, errorCodes, networkFailure } from '../policy/classify.js';
 import { DEFAULTS } from '../defaults.js';
 import { isResilientFetchError } from '../errors.js';
-import { HostRegistry } from '../host-state.js';
+import { HostRegistry } from '../pipeline/host-state.js';
 import { delay, discard } from '../internal/delay.js';
 import type { ResolvedRetry, ResolvedRetryBudget } from '../options.js';
-import { Pushback } from '../pushback.js';
-import { parseRetryAfter } from '../retry-after.js';
-import type { Attempt, Layer, LayerContext, PreparedRequest } from './layer.js';
+import { Pushback } from '../policy/pushback.js';
+import { parseRetryAfter } from '../policy/retry-after.js';
+import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 import { isAttemptTimeout, isTotalTimeout, totalTimeoutError } from './timeout.js';
 
 /** Why an outcome is (not) retried; `undefined` when it is. */

@@ -15,11 +15,11 @@
  * Sits below the upstream layer, so each upstream origin is throttled on its own, and above the
  * breaker. Off unless `throttle` is set.
  */
-import { SlidingSum } from '../budget.js';
+import { SlidingSum } from '../policy/budget.js';
 import { ThrottledError, isCircuitOpenError } from '../errors.js';
-import { HostRegistry } from '../host-state.js';
+import { HostRegistry } from '../pipeline/host-state.js';
 import type { ResolvedThrottle } from '../options.js';
-import type { Layer, LayerContext } from './layer.js';
+import type { Layer, LayerContext } from '../pipeline/types.js';
 import { isTotalTimeout } from './timeout.js';
 
 /** Responses that say the host refused the request (overload, or nothing behind the gateway). */

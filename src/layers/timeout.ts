@@ -5,7 +5,7 @@
  * The layer only says how long (`Attempt.timeout`); the transport enforces it (see `AttemptTimeout`).
  */
 import { linkedController } from '../internal/abort.js';
-import type { AttemptTimeout, Layer, LayerContext, Send } from './layer.js';
+import type { AttemptTimeout, Layer, LayerContext, Send } from '../pipeline/types.js';
 
 const ATTEMPT_TIMEOUT = Symbol.for('resilient-fetch.attempt-timeout');
 const TOTAL_TIMEOUT = Symbol.for('resilient-fetch.total-timeout');

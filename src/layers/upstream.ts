@@ -6,9 +6,9 @@
  * every upstream is refused, the call gets `CircuitOpenError` (or the policy's `fallback`).
  */
 import { CircuitOpenError, isCircuitOpenError } from '../errors.js';
-import { HostRegistry } from '../host-state.js';
+import { HostRegistry } from '../pipeline/host-state.js';
 import { answerOpen } from './breaker.js';
-import type { Layer, LayerContext, PreparedRequest } from './layer.js';
+import type { Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 
 /** The caller's path and query on another origin. */
 export const rewriteOrigin = (url: URL, origin: string): URL => {

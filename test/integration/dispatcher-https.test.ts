@@ -7,9 +7,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import { createDispatcherTransport } from '../../src/layers/dispatcher-transport.js';
-import type { Attempt, PreparedRequest } from '../../src/layers/layer.js';
-import { createUndiciTransport, type Transport } from '../../src/layers/transport.js';
+import { createDispatcherTransport } from '../../src/transport/dispatcher.js';
+import type { Attempt, PreparedRequest } from '../../src/pipeline/types.js';
+import { createUndiciTransport, type Transport } from '../../src/transport/index.js';
 import { startServer } from '../support/server.js';
 import { TLS_CERT, TLS_KEY } from '../support/tls.js';
 

@@ -1,7 +1,7 @@
 /** Builds the `PreparedRequest` / `Attempt` a layer receives, for unit tests with a stub `next`. */
 import type { ResilientEvent } from '../../src/diagnostics.js';
-import { HostRegistry } from '../../src/host-state.js';
-import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/layers/layer.js';
+import { HostRegistry } from '../../src/pipeline/host-state.js';
+import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/pipeline/types.js';
 import type { Policy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
 

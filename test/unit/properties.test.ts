@@ -5,12 +5,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { backoffDelay } from '../../src/backoff.js';
+import { backoffDelay } from '../../src/policy/backoff.js';
 import { createFetch } from '../../src/client.js';
 import { DEFAULTS } from '../../src/defaults.js';
 import type { BackoffOptions, Jitter, Policy, ResolvedBackoff } from '../../src/options.js';
 import { createHostMatcher, createPolicyResolver } from '../../src/resolve-policy.js';
-import { parseRetryAfter } from '../../src/retry-after.js';
+import { parseRetryAfter } from '../../src/policy/retry-after.js';
 
 const RUNS = { numRuns: 300 };
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];

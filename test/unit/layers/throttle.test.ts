@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CircuitOpenError, ThrottledError, isThrottledError } from '../../src/errors.js';
-import type { Attempt, Send } from '../../src/layers/layer.js';
-import { createThrottleLayer, rejectionProbability, ThrottleState } from '../../src/layers/throttle.js';
-import type { Policy } from '../../src/options.js';
-import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
+import { CircuitOpenError, ThrottledError, isThrottledError } from '../../../src/errors.js';
+import type { Attempt, Send } from '../../../src/pipeline/types.js';
+import { createThrottleLayer, rejectionProbability, ThrottleState } from '../../../src/layers/throttle.js';
+import type { Policy } from '../../../src/options.js';
+import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
 const ORIGIN = 'http://127.0.0.1:9';
 

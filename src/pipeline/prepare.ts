@@ -6,7 +6,7 @@
  * stream that replays what was already read and then the rest.
  */
 import type { Policy, ResolvedPolicy } from '../options.js';
-import type { PreparedRequest } from './layer.js';
+import type { PreparedRequest } from './types.js';
 
 /** `RequestInit` fields handed to the transport unchanged. */
 const PASS_THROUGH = [

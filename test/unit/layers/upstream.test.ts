@@ -1,11 +1,11 @@
 import { describe, expect, test, vi } from 'vitest';
-import type { ResilientEvent } from '../../src/diagnostics.js';
-import { CircuitOpenError, isCircuitOpenError } from '../../src/errors.js';
-import { HostRegistry } from '../../src/host-state.js';
-import type { Attempt, BreakerView, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
-import { createUpstreamLayer, rewriteOrigin } from '../../src/layers/upstream.js';
-import type { Policy } from '../../src/options.js';
-import { attemptOf, preparedRequest } from '../support/attempt.js';
+import type { ResilientEvent } from '../../../src/diagnostics.js';
+import { CircuitOpenError, isCircuitOpenError } from '../../../src/errors.js';
+import { HostRegistry } from '../../../src/pipeline/host-state.js';
+import type { Attempt, BreakerView, HostCounters, LayerContext, Send } from '../../../src/pipeline/types.js';
+import { createUpstreamLayer, rewriteOrigin } from '../../../src/layers/upstream.js';
+import type { Policy } from '../../../src/options.js';
+import { attemptOf, preparedRequest } from '../../support/attempt.js';
 
 const UPSTREAMS = ['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://10.0.0.3:8080'];
 

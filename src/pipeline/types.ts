@@ -3,7 +3,7 @@
  * `compose(a, b, c)(send)` is `a(b(c(send)))`: `a` sees the call first.
  */
 import type { Emit } from '../diagnostics.js';
-import type { HostRegistry } from '../host-state.js';
+import type { HostRegistry } from './host-state.js';
 import type { ResolvedPolicy } from '../options.js';
 
 /** One request as the caller described it, normalised once and never changed. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { Attempt, Send } from '../../src/layers/layer.js';
-import { createTimeoutLayer, isAttemptTimeout, isTotalTimeout, signalTimeout } from '../../src/layers/timeout.js';
-import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
+import type { Attempt, Send } from '../../../src/pipeline/types.js';
+import { createTimeoutLayer, isAttemptTimeout, isTotalTimeout, signalTimeout } from '../../../src/layers/timeout.js';
+import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
 const URL_A = 'http://a.test/items';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/backoff.js';
+import { backoffDelay } from '../../../src/policy/backoff.js';
 
 const exp = { base: 100, max: 1_000, factor: 2 } as const;
 

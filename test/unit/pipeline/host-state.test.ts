@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostRegistry } from '../../src/host-state.js';
+import { HostRegistry } from '../../../src/pipeline/host-state.js';
 
 describe('HostRegistry', () => {
   it('evicts the least recently used entry past its bound and closes it', () => {

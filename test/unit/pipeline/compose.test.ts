@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compose, type Attempt, type Layer } from '../../src/layers/layer.js';
+import { compose, type Attempt, type Layer } from '../../../src/pipeline/types.js';
 
 describe('compose', () => {
   it('runs layers outermost first', async () => {

@@ -1,14 +1,14 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { ResilientEvent } from '../../src/diagnostics.js';
-import { HostRegistry } from '../../src/host-state.js';
-import { DRAIN_MAX_BYTES } from '../../src/internal/delay.js';
-import { createHedgeLayer, hedgeDelay, isAcceptable, isHedgeable, isHedgeLost, MIN_SAMPLES } from '../../src/layers/hedge.js';
-import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/layers/layer.js';
-import { LatencyWindow } from '../../src/latency-window.js';
-import type { Policy, ResolvedHedge, ResolvedPolicy } from '../../src/options.js';
-import { freezePolicy } from '../../src/resolve-policy.js';
-import { createFetch } from '../../src/index.js';
+import type { ResilientEvent } from '../../../src/diagnostics.js';
+import { HostRegistry } from '../../../src/pipeline/host-state.js';
+import { DRAIN_MAX_BYTES } from '../../../src/internal/delay.js';
+import { createHedgeLayer, hedgeDelay, isAcceptable, isHedgeable, isHedgeLost, MIN_SAMPLES } from '../../../src/layers/hedge.js';
+import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../../src/pipeline/types.js';
+import { LatencyWindow } from '../../../src/policy/latency-window.js';
+import type { Policy, ResolvedHedge, ResolvedPolicy } from '../../../src/options.js';
+import { freezePolicy } from '../../../src/resolve-policy.js';
+import { createFetch } from '../../../src/index.js';
 
 const ORIGIN = 'http://127.0.0.1:8080';
 

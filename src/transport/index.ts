@@ -6,8 +6,8 @@
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import { asFetchResponse } from '../internal/response.js';
 import type { FetchLike } from '../options.js';
-import type { Attempt, Send } from './layer.js';
-import { signalTimeout } from './timeout.js';
+import type { Attempt, Send } from '../pipeline/types.js';
+import { signalTimeout } from '../layers/timeout.js';
 
 export interface Transport {
   readonly send: Send;

@@ -1,5 +1,5 @@
 /** Error classification, pure: which failures are the network's, and which are safe for any method. */
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Collects `code`s through nested `cause` and `AggregateError.errors`, depth-limited. */
 export const errorCodes = (error: unknown): string[] => {

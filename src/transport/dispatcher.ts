@@ -14,9 +14,9 @@ import { toLegacyHandler } from '../internal/legacy-handler.js';
 import { processDispatcher } from '../internal/process-net.js';
 import { asFetchResponse } from '../internal/response.js';
 import { decodersFor } from './decompress.js';
-import type { Attempt, Send } from './layer.js';
+import type { Attempt, Send } from '../pipeline/types.js';
 import { nextHop, REDIRECT_STATUS, type Hop } from './redirect.js';
-import { closeAgent, fetchOnAgent, type Transport } from './transport.js';
+import { closeAgent, fetchOnAgent, type Transport } from './index.js';
 
 /** undici's fetch sends `undici` when it is not bundled into Node (Node's own says `node`). */
 const USER_AGENT = 'undici';

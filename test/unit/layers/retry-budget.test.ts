@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ThrottledError } from '../../src/errors.js';
-import type { Attempt, Send } from '../../src/layers/layer.js';
-import { createRetryLayer } from '../../src/layers/retry.js';
-import type { Policy } from '../../src/options.js';
-import { attemptOf, layerContext, preparedRequest } from '../support/attempt.js';
+import { ThrottledError } from '../../../src/errors.js';
+import type { Attempt, Send } from '../../../src/pipeline/types.js';
+import { createRetryLayer } from '../../../src/layers/retry.js';
+import type { Policy } from '../../../src/options.js';
+import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
 const harness = () => {
   const { context, events, stats: hostStats } = layerContext();

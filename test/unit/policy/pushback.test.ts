@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pushback } from '../../src/pushback.js';
+import { Pushback } from '../../../src/policy/pushback.js';
 
 const A = 'http://a.test';
 const B = 'http://b.test';

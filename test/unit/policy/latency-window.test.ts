@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { LatencyWindow } from '../../src/latency-window.js';
+import { LatencyWindow } from '../../../src/policy/latency-window.js';
 
 describe('LatencyWindow', () => {
   test('is empty at first: no percentile', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RatioBudget, SlidingSum } from '../../src/budget.js';
-import { createFetch } from '../../src/client.js';
-import { DEFAULTS } from '../../src/defaults.js';
-import type { ResilientFetchOptions } from '../../src/options.js';
+import { RatioBudget, SlidingSum } from '../../../src/policy/budget.js';
+import { createFetch } from '../../../src/client.js';
+import { DEFAULTS } from '../../../src/defaults.js';
+import type { ResilientFetchOptions } from '../../../src/options.js';
 
 /** A hand-driven clock: budgets read it, tests move it. */
 const clock = (start = 0) => {

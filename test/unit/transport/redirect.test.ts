@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { MAX_REDIRECTS, nextHop, type Hop } from '../../src/layers/redirect.js';
+import { MAX_REDIRECTS, nextHop, type Hop } from '../../../src/transport/redirect.js';
 
 const hop = (overrides: Partial<Hop> = {}): Hop => ({
   url: new URL('http://127.0.0.1:8080/a/b?x=1#top'),

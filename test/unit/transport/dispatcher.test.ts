@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { createFetch } from '../../src/index.js';
-import { needsReference } from '../../src/layers/dispatcher-transport.js';
-import type { Attempt, PreparedRequest } from '../../src/layers/layer.js';
+import { createFetch } from '../../../src/index.js';
+import { needsReference } from '../../../src/transport/dispatcher.js';
+import type { Attempt, PreparedRequest } from '../../../src/pipeline/types.js';
 
 const attempt = (url: string, init: Record<string, unknown> = {}, method = 'GET'): Attempt => {
   const request = { url: new URL(url), init, method } as unknown as PreparedRequest;

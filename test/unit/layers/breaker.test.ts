@@ -1,13 +1,13 @@
 import CircuitBreaker from 'opossum';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { ResilientEvent } from '../../src/diagnostics.js';
-import { CircuitOpenError, isCircuitOpenError } from '../../src/errors.js';
-import { HostRegistry } from '../../src/host-state.js';
-import { createBreakerLayer } from '../../src/layers/breaker.js';
-import type { Attempt, HostCounters, LayerContext, Send } from '../../src/layers/layer.js';
-import { attemptTimeoutError } from '../../src/layers/timeout.js';
-import type { BreakerOptions, Policy } from '../../src/options.js';
-import { attemptOf, preparedRequest } from '../support/attempt.js';
+import type { ResilientEvent } from '../../../src/diagnostics.js';
+import { CircuitOpenError, isCircuitOpenError } from '../../../src/errors.js';
+import { HostRegistry } from '../../../src/pipeline/host-state.js';
+import { createBreakerLayer } from '../../../src/layers/breaker.js';
+import type { Attempt, HostCounters, LayerContext, Send } from '../../../src/pipeline/types.js';
+import { attemptTimeoutError } from '../../../src/layers/timeout.js';
+import type { BreakerOptions, Policy } from '../../../src/options.js';
+import { attemptOf, preparedRequest } from '../../support/attempt.js';
 
 type Harness = {
   context: LayerContext;

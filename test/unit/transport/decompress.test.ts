@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { decodersFor, MAX_CONTENT_ENCODINGS } from '../../src/layers/decompress.js';
+import { decodersFor, MAX_CONTENT_ENCODINGS } from '../../../src/transport/decompress.js';
 
 const decode = async (encoding: string, bytes: Buffer): Promise<string> => {
   const decoders = decodersFor(encoding);

@@ -4,7 +4,7 @@
  * host is back); only retries wait. Per origin, in a bounded `HostRegistry`.
  */
 import type { Clock } from './budget.js';
-import { HostRegistry } from './host-state.js';
+import { HostRegistry } from '../pipeline/host-state.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** Statuses whose `Retry-After` pauses the whole origin (RFC 9110 §10.2.3: 503 and 429 use it for overload). */

@@ -1,5 +1,5 @@
 /** Back-off maths, pure. `random` is injectable for tests. */
-import type { ResolvedBackoff } from './options.js';
+import type { ResolvedBackoff } from '../options.js';
 
 /**
  * Milliseconds to wait before retry number `retry` (1 for the first retry).
