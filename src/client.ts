@@ -6,14 +6,15 @@
 import { setMaxListeners } from 'node:events';
 import { DEFAULTS } from './defaults.js';
 import { createEmitter } from './diagnostics.js';
-import { HostRegistry } from './pipeline/host-state.js';
+import { HostStates } from './pipeline/host-state.js';
 import { prepareRequest, type PrepareContext, type RequestInitWithPolicy } from './pipeline/prepare.js';
 import { createBreakerLayer } from './layers/breaker.js';
 import { createHedgeLayer } from './layers/hedge.js';
-import { compose, type Attempt, type HostCounters, type LayerContext } from './pipeline/types.js';
+import { compose, type Attempt, type LayerContext } from './pipeline/types.js';
 import { createRetryLayer } from './layers/retry.js';
 import { createThrottleLayer } from './layers/throttle.js';
-import { createTimeoutLayer, totalTimeoutError } from './layers/timeout.js';
+import { createTimeoutLayer } from './layers/timeout.js';
+import { totalTimeoutError } from './errors.js';
 import { createInjectedTransport, createUndiciTransport, sendThrough, type Transport } from './transport/index.js';
 import { chooseDispatcher, createDispatcherTransport } from './transport/dispatcher.js';
 import { handOver, mockedFetch, passage, registerClient, type Passage } from './internal/process-net.js';
@@ -23,9 +24,21 @@ import { createPolicyResolver } from './resolve-policy.js';
 import { createCallTracer } from './tracing.js';
 import { validateOptions } from './validate.js';
 
+/** One origin's counters, as `stats()` reports them. */
+export type HostCounters = {
+  /** Calls whose first attempt went to this origin. */
+  readonly calls: number;
+  /** Requests sent (first attempts, retries and hedges). */
+  readonly attempts: number;
+  readonly retries: number;
+  /** Calls that ended in a rejection (network error, timeout, open breaker). */
+  readonly failures: number;
+};
+
 /**
- * Per-host counters and layer state, as plain JSON: the counters below, plus what each layer adds
- * (`breaker`, `retryBudget`, `hedgeBudget`, `latency`, `pushback`, `throttle`; see README).
+ * Per-origin counters and layer state, as plain JSON: the counters below, plus what each layer adds
+ * once it has used the origin (`breaker`, `retryBudget`, `pushback`, `hedges`, `hedgeWins`,
+ * `hedgeBudget`, `latency`, `throttle`; see README). Read from each origin's state record.
  */
 export type FetchStats = { hosts: Record<string, HostCounters & { readonly [layer: string]: unknown }> };
 
@@ -43,26 +56,18 @@ export type ResilientFetch = {
   [Symbol.asyncDispose](): Promise<void>;
 };
 
-const newCounters = (): HostCounters => ({ calls: 0, attempts: 0, retries: 0, failures: 0 });
-
 /** Creates a resilient `fetch`. Throws a TypeError or RangeError naming the field for invalid options. */
 export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => {
   const valid = validateOptions(options);
   const maxHosts = valid.maxHosts ?? DEFAULTS.maxHosts;
   const resolve = createPolicyResolver(valid, maxHosts);
-  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
-  const closers: Array<() => void | Promise<void>> = [];
   // One listener per call sleeping in a back-off: any number of them is expected, not a leak.
   const closing = new AbortController();
   setMaxListeners(0, closing.signal);
-  const context: LayerContext = {
-    emit: createEmitter(valid.onEvent),
-    counters: new HostRegistry(maxHosts, newCounters),
-    maxHosts,
-    describe: (describer) => void describers.push(describer),
-    onClose: (closer) => void closers.push(closer),
-    closing: closing.signal,
-  };
+  const emit = createEmitter(valid.onEvent);
+  // The one place per-origin state is kept: every layer's, in one record per origin.
+  const hosts = new HostStates(maxHosts, emit);
+  const context: LayerContext = { emit, hosts, closing: closing.signal };
   // The network transport: the client's own pool, its `dispatcher` option, or the process-wide one.
   const network = (): Transport =>
     (valid.transport ?? DEFAULTS.transport) === 'fetch'
@@ -127,11 +132,11 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       const request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, prepare);
       request.signal?.throwIfAborted();
       origin = request.url.origin;
-      context.counters.get(origin).calls++;
+      hosts.get(origin).calls++;
       const attempt: Attempt = { request, url: request.url, signal: request.signal, number: 0, branch: 0 };
       return await (traceCall ? traceCall(request.method, request.url, () => send(attempt)) : send(attempt));
     } catch (error) {
-      if (origin !== undefined) context.counters.get(origin).failures++;
+      if (origin !== undefined) hosts.get(origin).failures++;
       throw error;
     } finally {
       clearTimeout(timer);
@@ -170,7 +175,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     closed ??= (async () => {
       // First, so that calls sleeping in a back-off settle now instead of waking up to a closed pool.
       closing.abort(new TypeError('resilient-fetch: this client is closed'));
-      await Promise.allSettled(closers.map((closer) => closer()));
+      hosts.clear();
       await transport.close();
       if (direct && direct !== transport) await direct.close();
     })();
@@ -178,12 +183,9 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
   };
 
   const stats = (): FetchStats => {
-    const hosts: FetchStats['hosts'] = {};
-    for (const [origin, counters] of context.counters.entries()) {
-      hosts[origin] = { ...counters };
-      for (const describer of describers) Object.assign(hosts[origin], describer(origin));
-    }
-    return { hosts };
+    const out: FetchStats['hosts'] = {};
+    for (const [origin, state] of hosts.entries()) out[origin] = state.snapshot() as FetchStats['hosts'][string];
+    return { hosts: out };
   };
 
   registerClient(fetch);

@@ -9,7 +9,7 @@ const BRAND = Symbol.for('resilient-fetch.error');
 export class ResilientFetchError extends Error {
   /** A stable machine-readable code, such as `ERR_CIRCUIT_OPEN`. */
   readonly code: string;
-  /** Host (`host[:port]`) the call was for, without credentials. */
+  /** The origin (`scheme://host:port`, as every event's `host`) the call or attempt was for. */
   readonly host: string;
 
   constructor(message: string, code: string, host: string, options?: { cause?: unknown }) {
@@ -49,6 +49,32 @@ export class ThrottledError extends ResilientFetchError {
     this.probability = probability;
   }
 }
+
+// ---- Abort reasons of our timeouts: fetch's `TimeoutError` DOMException, branded so that the layers
+// can tell an attempt's timeout (retried, a host failure) from the call's total timeout (neither).
+
+const ATTEMPT_TIMEOUT = Symbol.for('resilient-fetch.attempt-timeout');
+const TOTAL_TIMEOUT = Symbol.for('resilient-fetch.total-timeout');
+
+/** The abort reason of an attempt that ran out of time: a `TimeoutError` DOMException, branded. */
+export const attemptTimeoutError = (ms: number): DOMException => {
+  const error = new DOMException(`Attempt timed out after ${ms} ms`, 'TimeoutError');
+  Object.defineProperty(error, ATTEMPT_TIMEOUT, { value: true });
+  return error;
+};
+
+export const isAttemptTimeout = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && ATTEMPT_TIMEOUT in error;
+
+/** The abort reason of a call that ran out of total time: a `TimeoutError` DOMException, branded. */
+export const totalTimeoutError = (ms: number): DOMException => {
+  const error = new DOMException(`The operation was aborted due to timeout (total ${ms} ms)`, 'TimeoutError');
+  Object.defineProperty(error, TOTAL_TIMEOUT, { value: true });
+  return error;
+};
+
+/** The call's total timeout: neither retried nor counted against the host. */
+export const isTotalTimeout = (error: unknown): boolean => typeof error === 'object' && error !== null && TOTAL_TIMEOUT in error;
 
 const hasCode = (error: unknown, code: string): boolean =>
   typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === code;

@@ -11,27 +11,16 @@
  * budget (a share of calls over 10 s) has tokens left. `'auto'` delays learn the host's latency
  * percentile from a bounded window of its latest times to headers.
  */
-import { RatioBudget } from '../policy/budget.js';
-import { HostRegistry } from '../pipeline/host-state.js';
+import type { RatioBudget } from '../policy/budget.js';
+import type { HostState } from '../pipeline/host-state.js';
 import { linkedController, type Linked } from '../internal/abort.js';
-import { discard } from '../internal/delay.js';
-import { LatencyWindow } from '../policy/latency-window.js';
+import { discard } from '../internal/discard.js';
+import type { LatencyWindow } from '../policy/latency-window.js';
 import type { ResolvedHedge, ResolvedPolicy } from '../options.js';
-import type { Attempt, HostCounters, Layer, LayerContext, PreparedRequest, Send } from '../pipeline/types.js';
+import type { Attempt, Layer, LayerContext, PreparedRequest, Send } from '../pipeline/types.js';
 
-/** Latest samples kept per host for the `'auto'` delay. */
-export const LATENCY_SAMPLES = 1_000;
 /** Samples needed before the learned percentile is used; until then the delay is `max`. */
 export const MIN_SAMPLES = 20;
-/** The hedge budget's sliding window, in milliseconds (as the retry budget's). */
-export const HEDGE_BUDGET_WINDOW = 10_000;
-/**
- * Hedges always allowed per second per host, whatever the ratio: a reserve of 10 per 10 s window.
- * Without it a host would need 10 calls (at ratio 0.1) before its first hedge, and a host called
- * once every few seconds could never hedge; with it, a busy host's extra load stays at the ratio
- * (10 tokens are 0.5 % of 2,000 calls).
- */
-export const HEDGE_BUDGET_MIN_PER_SECOND = 1;
 
 /** RFC 9110 idempotent methods: hedged when listed in `hedge.methods`. Others also need an Idempotency-Key. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -48,9 +37,6 @@ const hedgeLostError = (): DOMException => {
   Object.defineProperty(error, HEDGE_LOST, { value: true });
   return error;
 };
-
-/** True for the abort reason of a losing hedge branch (layers below may see it; not a host failure). */
-export const isHedgeLost = (error: unknown): boolean => typeof error === 'object' && error !== null && HEDGE_LOST in error;
 
 /** Whether a call may be hedged at all: replayable, method allowed, and idempotent or keyed. */
 export const isHedgeable = (request: PreparedRequest, hedge: ResolvedHedge): boolean => {
@@ -72,52 +58,23 @@ export const hedgeDelay = (delay: ResolvedHedge['delay'], window: LatencyWindow 
   return Math.min(delay.max, Math.max(delay.min, learned));
 };
 
-/**
- * One host's hedging state: its latency window and its budget. The budget is made once; a call whose
- * ratio differs applies its ratio to it (calls and hedges in the window kept), never a new budget.
- */
-class HostHedgeState {
-  readonly window = new LatencyWindow(LATENCY_SAMPLES);
-  #budget: RatioBudget | undefined;
-
-  /** The host's budget, at `ratio` from now on; undefined for `budget: false`. */
-  budget(ratio: number | false): RatioBudget | undefined {
-    if (ratio === false) return undefined;
-    if (this.#budget === undefined) {
-      this.#budget = new RatioBudget({ ratio, minPerSecond: HEDGE_BUDGET_MIN_PER_SECOND, window: HEDGE_BUDGET_WINDOW });
-    } else this.#budget.setRatio(ratio);
-    return this.#budget;
-  }
-
-  describe(): Record<string, unknown> {
-    const latency: Record<string, number> = { samples: this.window.size };
-    for (const p of [50, 95, 99]) {
-      const value = this.window.percentile(p);
-      if (value !== undefined) latency[`p${p}`] = Math.round(value * 10) / 10;
-    }
-    // Named like the retry layer's `retryBudget`; absent with `budget: false`.
-    return { ...(this.#budget && { hedgeBudget: this.#budget.snapshot() }), latency };
-  }
-}
-
 type Branch = { readonly index: number; readonly link: Linked; readonly start: number; settled: boolean };
 
 type RaceSetup = {
   readonly next: Send;
   readonly attempt: Attempt;
   readonly hedge: ResolvedHedge;
-  readonly state: HostHedgeState;
+  readonly state: HostState;
   readonly budget: RatioBudget | undefined;
-  readonly counters: HostCounters;
   readonly context: LayerContext;
 };
 
 /** Runs one attempt as a race of branches; see the file comment. */
-const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSetup): Promise<Response> =>
+const race = ({ next, attempt, hedge, state, budget, context }: RaceSetup): Promise<Response> =>
   new Promise<Response>((resolve, reject) => {
     const host = attempt.url.origin;
     const { policy } = attempt.request;
-    const wait = hedgeDelay(hedge.delay, state.window);
+    const wait = hedgeDelay(hedge.delay, state.latency);
     const start = performance.now();
     const branches: Branch[] = [];
     let pending = 0;
@@ -135,7 +92,7 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
         if (branch.settled) continue;
         // A loser cut off at `now` took at least that long: keep it in the window, or the slow tail
         // that hedging hides would vanish from the percentile and 'auto' would hedge more and more.
-        if (reason !== undefined) state.window.record(now - branch.start);
+        if (reason !== undefined) state.latency.record(now - branch.start);
         branch.link.abort(reason ?? attempt.signal?.reason);
       }
       // Without a caller's signal nothing can abort a branch after the race: drop the links.
@@ -151,10 +108,10 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
     };
 
     const win = (branch: Branch, response: Response): void => {
-      state.window.record(performance.now() - branch.start);
+      state.latency.record(performance.now() - branch.start);
       finish(hedgeLostError());
       if (branches.length > 1) {
-        if (branch.index > 0) counters.hedgeWins = (counters.hedgeWins ?? 0) + 1;
+        if (branch.index > 0) state.hedgeWins++;
         context.emit({ type: 'hedge-win', host, branch: branch.index, elapsed: Math.round(performance.now() - start) });
       }
       resolve(response);
@@ -214,7 +171,7 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
           context.emit({ type: 'budget-exhausted', host, kind: 'hedge' });
           return;
         }
-        counters.hedges = (counters.hedges ?? 0) + 1;
+        state.hedges++;
         context.emit({ type: 'hedge', host, branch: index, after: Math.round(performance.now() - start) });
         launch(index);
         schedule(index + 1);
@@ -230,21 +187,16 @@ const race = ({ next, attempt, hedge, state, budget, counters, context }: RaceSe
     if (!done) schedule(1);
   });
 
-export const createHedgeLayer = (context: LayerContext): Layer => {
-  const states = new HostRegistry(context.maxHosts, () => new HostHedgeState());
-  context.describe((origin) => states.peek(origin)?.describe());
-
-  return (next) => (attempt) => {
+export const createHedgeLayer =
+  (context: LayerContext): Layer =>
+  (next) =>
+  (attempt) => {
     const { request } = attempt;
     const hedge = request.policy.hedge;
     if (!hedge || !isHedgeable(request, hedge)) return next(attempt);
-    const origin = attempt.url.origin;
-    const state = states.get(origin);
-    const budget = state.budget(hedge.budget);
+    const state = context.hosts.get(attempt.url.origin);
+    state.hedged = true;
+    const budget = hedge.budget === false ? undefined : state.hedgeBudget(hedge.budget);
     budget?.deposit();
-    const counters = context.counters.get(origin);
-    counters.hedges ??= 0;
-    counters.hedgeWins ??= 0;
-    return race({ next, attempt, hedge, state, budget, counters, context });
+    return race({ next, attempt, hedge, state, budget, context });
   };
-};

@@ -12,17 +12,15 @@
  */
 import pRetry from 'p-retry';
 import { backoffDelay } from '../policy/backoff.js';
-import { RatioBudget } from '../policy/budget.js';
 import { BEFORE_SEND_CODES, errorCodes, networkFailure } from '../policy/classify.js';
 import { DEFAULTS } from '../defaults.js';
 import { isResilientFetchError } from '../errors.js';
-import { HostRegistry } from '../pipeline/host-state.js';
-import { delay, discard } from '../internal/delay.js';
-import type { ResolvedRetry, ResolvedRetryBudget } from '../options.js';
-import { Pushback } from '../policy/pushback.js';
+import { delay } from '../internal/delay.js';
+import { discard } from '../internal/discard.js';
+import type { ResolvedRetry } from '../options.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
-import { isAttemptTimeout, isTotalTimeout, totalTimeoutError } from './timeout.js';
+import { isAttemptTimeout, isTotalTimeout, totalTimeoutError } from '../errors.js';
 
 /** Why an outcome is (not) retried; `undefined` when it is. */
 type Verdict = { retryable: true; reason: string } | { retryable: false; reason: string };
@@ -71,32 +69,19 @@ export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error
 const MAX_PAUSE_CHECKS = 100;
 
 export const createRetryLayer = (context: LayerContext): Layer => {
-  // One budget per origin, made with the options of the first call that needs it.
-  const budgets = new HostRegistry<{ budget?: RatioBudget }>(context.maxHosts, () => ({}));
-  const budgetFor = (origin: string, options: ResolvedRetryBudget): RatioBudget => {
-    const slot = budgets.get(origin);
-    slot.budget ??= new RatioBudget(options);
-    return slot.budget;
-  };
-  const pushback = new Pushback(context.maxHosts);
-  context.describe((origin) => {
-    const budget = budgets.peek(origin)?.budget;
-    const pause = pushback.describe(origin);
-    if (!budget && !pause) return undefined;
-    return { ...(budget && { retryBudget: budget.snapshot() }), ...(pause && { pushback: pause }) };
-  });
-
   return (next) => async (first) => {
     const { request } = first;
     const retry = request.policy.retry;
     const origin = first.url.origin;
-    const budget = retry && retry.budget ? budgetFor(origin, retry.budget) : undefined;
+    const host = context.hosts.get(origin);
+    const { pushback } = host;
+    const budget = retry && retry.budget ? host.retryBudget(retry.budget) : undefined;
     budget?.deposit();
 
     /** Sends, and lets a 429/503 with Retry-After pause the origin's retries. */
     const send = async (attempt: Attempt): Promise<Response> => {
       const response = await next(attempt);
-      const paused = pushback.observe(origin, response, retry ? retry.maxRetryAfter : DEFAULTS.retry.maxRetryAfter);
+      const paused = pushback.observe(response, retry ? retry.maxRetryAfter : DEFAULTS.retry.maxRetryAfter);
       if (paused !== undefined) {
         context.emit({ type: 'pushback', host: origin, until: Date.now() + Math.round(paused), status: response.status });
       }
@@ -163,7 +148,7 @@ export const createRetryLayer = (context: LayerContext): Layer => {
         if (retryAfter > retry.maxRetryAfter) return giveUp(outcome, `Retry-After ${retryAfter} ms > maxRetryAfter`);
         wait = retryAfter;
       }
-      wait = Math.max(wait, pushback.remaining(origin));
+      wait = Math.max(wait, pushback.remaining());
       if (performance.now() + wait >= request.deadline) return giveUp(outcome, 'total timeout would pass during back-off');
       if (budget && !budget.tryWithdraw()) {
         context.emit({ type: 'budget-exhausted', host: origin, kind: 'retry' });
@@ -171,7 +156,7 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       }
 
       previousDelay = wait;
-      context.counters.get(origin).retries++;
+      host.retries++;
       context.emit({
         type: 'retry',
         host: outcome.attempt.url.origin,
@@ -202,10 +187,10 @@ export const createRetryLayer = (context: LayerContext): Layer => {
      */
     const backOff = async (wait: number): Promise<boolean> => {
       if (wait > 0 && !(await delay(wait, request.signal, context.closing))) return false;
-      for (let check = 0, rest = pushback.remaining(origin); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
+      for (let check = 0, rest = pushback.remaining(); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
         if (performance.now() + rest >= request.deadline) throw totalTimeoutError(request.policy.timeout.total || 0);
         if (!(await delay(Math.ceil(rest), request.signal, context.closing))) return false;
-        rest = pushback.remaining(origin);
+        rest = pushback.remaining();
       }
       return true;
     };

@@ -2,12 +2,12 @@
  * Upstream layer: when the policy names `upstreams`, each attempt goes to one of them, with the
  * caller's path and query. A call starts at a per-host rotating index (round robin); its retries and
  * hedges move on by `attempt.number + attempt.branch`, so they land on the next upstream. Upstreams
- * whose breaker refuses calls are skipped; if a breaker opens under us, the next one is tried. When
- * every upstream is refused, the call gets `CircuitOpenError` (or the policy's `fallback`).
+ * whose breaker refuses calls are skipped (asked through their state record's `OriginView`); if a
+ * breaker opens under us, the next one is tried. When every upstream is refused, the call gets
+ * `CircuitOpenError` (or the policy's `fallback`).
  */
 import { CircuitOpenError, isCircuitOpenError } from '../errors.js';
-import { HostRegistry } from '../pipeline/host-state.js';
-import { answerOpen } from './breaker.js';
+import { answerOpen } from '../pipeline/fallback.js';
 import type { Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 
 /** The caller's path and query on another origin. */
@@ -19,8 +19,6 @@ export const rewriteOrigin = (url: URL, origin: string): URL => {
 };
 
 export const createUpstreamLayer = (context: LayerContext): Layer => {
-  /** Next start index per caller origin. */
-  const rotation = new HostRegistry<{ next: number }>(context.maxHosts, () => ({ next: 0 }));
   /** Each call's start index, fixed at its first attempt. */
   const starts = new WeakMap<PreparedRequest, number>();
   /** Normalised origins per (frozen, per-host cached) `upstreams` list. */
@@ -42,16 +40,16 @@ export const createUpstreamLayer = (context: LayerContext): Layer => {
 
     let start = starts.get(request);
     if (start === undefined) {
-      const host = rotation.get(request.url.origin);
-      start = host.next;
-      host.next = (host.next + 1) % count;
+      const host = context.hosts.get(request.url.origin);
+      start = host.rotation;
+      host.rotation = (host.rotation + 1) % count;
       starts.set(request, start);
     }
 
     let refused: CircuitOpenError | undefined;
     for (let i = 0; i < count; i++) {
       const origin = origins[(start + attempt.number + attempt.branch + i) % count] as string;
-      if (context.breakers?.isOpen(origin)) continue;
+      if (context.hosts.peek(origin)?.isOpen()) continue;
       try {
         return await next({ ...attempt, url: rewriteOrigin(attempt.url, origin) });
       } catch (error) {
@@ -59,8 +57,8 @@ export const createUpstreamLayer = (context: LayerContext): Layer => {
         refused = error; // its breaker refused in the meantime: move on to the next upstream
       }
     }
-    const retryAfter = Math.min(...origins.map((origin) => context.breakers?.retryAfter(origin) ?? 0));
-    const error = new CircuitOpenError(request.url.host, retryAfter, refused && { cause: refused });
+    const retryAfter = Math.min(...origins.map((origin) => context.hosts.peek(origin)?.reopensIn() ?? 0));
+    const error = new CircuitOpenError(request.url.origin, retryAfter, refused && { cause: refused });
     return answerOpen(context, attempt, error);
   };
 };

@@ -1,65 +1,211 @@
 /**
- * Bounded per-host state, least recently used evicted. Each layer keeps its own registry of
- * whatever it needs per host (breaker, budget, latency window, counters); an evicted entry is
- * closed if it has a `close()` method.
+ * Per-origin state: one record per origin (`scheme://host:port`), the only place any layer keeps
+ * what outlives a call. Counters, the retry and hedge budgets, the latency window, server pushback,
+ * the throttle's counts, the circuit breaker and the upstream rotation of one origin live in one
+ * `HostState`, are made in one place (`HostStates.get`), and are evicted together from one bounded
+ * least-recently-used map (`maxHosts`), the breaker's timers shut down with them. `stats()` reads it.
+ *
+ * A piece a layer needs is made the first time a call with that layer on reaches the origin, from
+ * that call's settings. **The rule when a later call's policy differs** (a per-request `policy`):
+ * settings follow the call, counts follow the origin. The call's ratios, thresholds and caps apply
+ * to the piece from then on (a budget's `ratio` and `minPerSecond`, the throttle's `k` and
+ * `maxProbability`, the breaker's threshold and reset timeout); what was counted stays. What sizes
+ * the counting stays as it was made: a window's length (a budget's, the throttle's, the breaker's
+ * rolling window and buckets) and the breaker's volume threshold, since none of them can change
+ * without dropping the counts.
  */
-export class HostRegistry<T> {
-  readonly #entries = new Map<string, T>();
-  readonly #max: number;
-  readonly #create: (host: string) => T;
-  #last: string | undefined;
+import type { Emit } from '../diagnostics.js';
+import type { ResolvedBreaker, ResolvedRetryBudget, ResolvedThrottle } from '../options.js';
+import { RatioBudget } from '../policy/budget.js';
+import { LatencyWindow } from '../policy/latency-window.js';
+import { Pushback } from '../policy/pushback.js';
+import { ThrottleState } from '../policy/throttle.js';
+import { Circuit } from './circuit.js';
+import type { OriginView } from './types.js';
 
-  constructor(max: number, create: (host: string) => T) {
-    this.#max = max;
-    this.#create = create;
+/** Latest latency samples kept per origin (for the hedge layer's `'auto'` delay). */
+export const LATENCY_SAMPLES = 1_000;
+/** The hedge budget's sliding window, in milliseconds (as the retry budget's default). */
+export const HEDGE_BUDGET_WINDOW = 10_000;
+/**
+ * Hedges always allowed per second per origin, whatever the ratio: a reserve of 10 per 10 s window.
+ * Without it a host would need 10 calls (at ratio 0.1) before its first hedge, and a host called
+ * once every few seconds could never hedge; with it, a busy host's extra load stays at the ratio
+ * (10 tokens are 0.5 % of 2,000 calls).
+ */
+export const HEDGE_BUDGET_MIN_PER_SECOND = 1;
+
+/** One origin's state. Layers read and change only their own fields. */
+export class HostState implements OriginView {
+  /** Calls whose first attempt went to this origin (the caller's URL). */
+  calls = 0;
+  /** Requests sent to this origin (first attempts, retries and hedges). */
+  attempts = 0;
+  /** Retries of calls to this origin. */
+  retries = 0;
+  /** Calls to this origin that ended in a rejection (network error, timeout, open breaker). */
+  failures = 0;
+  /** Hedges sent, and races a hedge won (hedge layer). */
+  hedges = 0;
+  hedgeWins = 0;
+  /** Whether the hedge layer has seen this origin (its counters and latency are reported then). */
+  hedged = false;
+  /** Times to response headers, the hedge layer's `'auto'` delay. */
+  readonly latency = new LatencyWindow(LATENCY_SAMPLES);
+  /** A 429/503 `Retry-After` that holds back this origin's retries. */
+  readonly pushback = new Pushback();
+  /** Next upstream index for calls to this (logical) origin. */
+  rotation = 0;
+
+  #retryBudget: RatioBudget | undefined;
+  #hedgeBudget: RatioBudget | undefined;
+  #throttle: ThrottleState | undefined;
+  #circuit: Circuit | undefined;
+
+  constructor(
+    readonly origin: string,
+    readonly emit: Emit,
+  ) {}
+
+  /** The origin's retry budget, with the call's settings applied (see the rule above). */
+  retryBudget(options: ResolvedRetryBudget): RatioBudget {
+    if (this.#retryBudget === undefined) this.#retryBudget = new RatioBudget(options);
+    else this.#retryBudget.apply(options);
+    return this.#retryBudget;
   }
 
-  /** Returns the host's entry, creating it on first use and marking it most recently used. */
-  get(host: string): T {
+  /** The origin's hedge budget at `ratio` (window and reserve fixed: see HEDGE_BUDGET_*). */
+  hedgeBudget(ratio: number): RatioBudget {
+    const options = { ratio, minPerSecond: HEDGE_BUDGET_MIN_PER_SECOND, window: HEDGE_BUDGET_WINDOW };
+    if (this.#hedgeBudget === undefined) this.#hedgeBudget = new RatioBudget(options);
+    else this.#hedgeBudget.apply(options);
+    return this.#hedgeBudget;
+  }
+
+  /** The origin's throttle counts, with the call's `k` and `maxProbability`. */
+  throttle(options: ResolvedThrottle): ThrottleState {
+    if (this.#throttle === undefined) this.#throttle = new ThrottleState(options);
+    else this.#throttle.options = options;
+    return this.#throttle;
+  }
+
+  /** The origin's circuit breaker, with the call's threshold and reset timeout. */
+  circuit(settings: ResolvedBreaker): Circuit {
+    if (this.#circuit === undefined) {
+      this.#circuit = new Circuit(this.origin, settings, (from, to) =>
+        this.emit({ type: 'breaker', host: this.origin, from, to }),
+      );
+    } else this.#circuit.apply(settings);
+    return this.#circuit;
+  }
+
+  /** True when the origin's breaker would refuse a call now (open, or half-open with its probe out). */
+  isOpen(): boolean {
+    return this.#circuit?.refusing ?? false;
+  }
+
+  /** Milliseconds until the origin's breaker lets a probe through; 0 when it would let a call through now. */
+  reopensIn(): number {
+    return this.#circuit?.retryAfter ?? 0;
+  }
+
+  /** For `stats()`: plain JSON, each layer's part present once that layer has used the origin. */
+  snapshot(): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      calls: this.calls,
+      attempts: this.attempts,
+      retries: this.retries,
+      failures: this.failures,
+    };
+    if (this.#circuit) {
+      const circuit = this.#circuit;
+      const { fires, successes, failures, rejects } = circuit.breaker.stats;
+      out.breaker = {
+        state: circuit.state,
+        fires,
+        successes,
+        failures,
+        rejects,
+        ...(circuit.state === 'open' && { retryAfter: Math.round(circuit.retryAfter) }),
+      };
+    }
+    if (this.#retryBudget) out.retryBudget = this.#retryBudget.snapshot();
+    const pause = this.pushback.describe();
+    if (pause) out.pushback = pause;
+    if (this.hedged) {
+      out.hedges = this.hedges;
+      out.hedgeWins = this.hedgeWins;
+      if (this.#hedgeBudget) out.hedgeBudget = this.#hedgeBudget.snapshot();
+      const latency: Record<string, number> = { samples: this.latency.size };
+      for (const p of [50, 95, 99]) {
+        const value = this.latency.percentile(p);
+        if (value !== undefined) latency[`p${p}`] = Math.round(value * 10) / 10;
+      }
+      out.latency = latency;
+    }
+    if (this.#throttle) out.throttle = this.#throttle.snapshot();
+    return out;
+  }
+
+  /** On eviction and on `close()`: stops the breaker's timers. */
+  close(): void {
+    this.#circuit?.close();
+  }
+}
+
+/** Every origin's `HostState`, at most `max` of them; the least recently used is evicted and closed. */
+export class HostStates {
+  readonly #entries = new Map<string, HostState>();
+  readonly #max: number;
+  readonly #emit: Emit;
+  #last: string | undefined;
+
+  constructor(max: number, emit: Emit) {
+    this.#max = max;
+    this.#emit = emit;
+  }
+
+  /** The origin's state, made on first use (the one place it is made), marked most recently used. */
+  get(origin: string): HostState {
     const entries = this.#entries;
-    let entry = entries.get(host);
+    let entry = entries.get(origin);
     if (entry !== undefined) {
       // Re-insert to move to the end (most recent); skipped when it already is the most recent.
-      if (host !== this.#last) {
-        entries.delete(host);
-        entries.set(host, entry);
-        this.#last = host;
+      if (origin !== this.#last) {
+        entries.delete(origin);
+        entries.set(origin, entry);
+        this.#last = origin;
       }
       return entry;
     }
-    this.#last = host;
-    entry = this.#create(host);
-    entries.set(host, entry);
+    this.#last = origin;
+    entry = new HostState(origin, this.#emit);
+    entries.set(origin, entry);
     if (entries.size > this.#max) {
       const oldest = entries.keys().next().value as string;
-      const evicted = entries.get(oldest);
+      entries.get(oldest)?.close();
       entries.delete(oldest);
-      close(evicted);
     }
     return entry;
   }
 
-  /** The entry without creating it or touching its recency. */
-  peek(host: string): T | undefined {
-    return this.#entries.get(host);
+  /** The origin's state without making it or touching its recency. */
+  peek(origin: string): HostState | undefined {
+    return this.#entries.get(origin);
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  entries(): IterableIterator<[string, T]> {
+  entries(): IterableIterator<[string, HostState]> {
     return this.#entries.entries();
   }
 
-  /** Closes and forgets every entry. */
+  /** Closes and forgets every origin's state. */
   clear(): void {
-    for (const entry of this.#entries.values()) close(entry);
+    for (const entry of this.#entries.values()) entry.close();
     this.#entries.clear();
     this.#last = undefined;
   }
 }
-
-const close = (entry: unknown): void => {
-  if (entry && typeof (entry as { close?: unknown }).close === 'function') (entry as { close(): void }).close();
-};

@@ -3,7 +3,7 @@
  * `compose(a, b, c)(send)` is `a(b(c(send)))`: `a` sees the call first.
  */
 import type { Emit } from '../diagnostics.js';
-import type { HostRegistry } from './host-state.js';
+import type { HostStates } from './host-state.js';
 import type { ResolvedPolicy } from '../options.js';
 
 /** One request as the caller described it, normalised once and never changed. */
@@ -79,42 +79,24 @@ export interface AttemptTimeout {
 export type Send = (attempt: Attempt) => Promise<Response>;
 export type Layer = (next: Send) => Send;
 
-/** Per-host counters, shared by the layers; `stats()` reports them. */
-export interface HostCounters {
-  /** Calls whose first attempt went to this origin. */
-  calls: number;
-  /** Requests sent (first attempts, retries and hedges). */
-  attempts: number;
-  retries: number;
-  /** Calls that ended in a rejection (network error, timeout, open breaker). */
-  failures: number;
-  /** Hedges sent (hedge layer). */
-  hedges?: number;
-  /** Races won by a hedge (hedge layer). */
-  hedgeWins?: number;
-}
-
-/** What the breaker layer tells the layers above it about an origin's breaker. */
-export interface BreakerView {
-  /** True when the origin's breaker would reject a call now (open, or half-open with its probe out). */
-  isOpen(origin: string): boolean;
+/**
+ * What the layers above the breaker may ask about an origin (the upstream layer skips refused
+ * origins). Provided by the origin's state record; no layer asks another.
+ */
+export interface OriginView {
+  /** True when the origin's breaker would refuse a call now (open, or half-open with its probe out). */
+  isOpen(): boolean;
   /** Milliseconds until the origin's breaker lets a probe through; 0 when it would let a call through now. */
-  retryAfter(origin: string): number;
+  reopensIn(): number;
 }
 
 /** What the client gives each layer factory. */
 export interface LayerContext {
-  /** Set by the breaker layer when it is built; read at call time (the upstream layer skips open origins). */
-  breakers?: BreakerView;
   readonly emit: Emit;
-  readonly counters: HostRegistry<HostCounters>;
-  readonly maxHosts: number;
-  /** Adds a host's extra facts to `stats()` (breaker state, budget left, ...). */
-  describe(describer: (origin: string) => Record<string, unknown> | undefined): void;
-  /** Runs on `close()`. */
-  onClose(closer: () => void | Promise<void>): void;
+  /** Every origin's state record: `get` makes it on first use, `peek` never does. */
+  readonly hosts: HostStates;
   /**
-   * Aborts the moment `close()` is called, before any closer runs. Whatever a call waits for besides
+   * Aborts the moment `close()` is called, before the pool closes. Whatever a call waits for besides
    * the network (a back-off sleep, a hedge delay) ends on it, so every pending call settles promptly.
    * Always set by the client; optional for layer tests that never close.
    */

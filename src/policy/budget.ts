@@ -73,7 +73,7 @@ export type RatioBudgetOptions = {
 
 export class RatioBudget {
   #options: RatioBudgetOptions;
-  readonly #reserve: number;
+  #reserve: number;
   readonly #calls: SlidingSum;
   readonly #spent: SlidingSum;
   /** Extra requests refused since the budget was created. */
@@ -91,11 +91,15 @@ export class RatioBudget {
   }
 
   /**
-   * Applies another ratio from now on, to the calls and spending already in the window: a budget
-   * whose ratio changes keeps its state (rebuilding it would hand out a fresh reserve each time).
+   * Applies another `ratio` and `minPerSecond` from now on, to the calls and spending already in
+   * the window: a budget whose settings change keeps its state (rebuilding it would hand out a fresh
+   * reserve each time). The window keeps its length.
    */
-  setRatio(ratio: number): void {
-    if (ratio !== this.#options.ratio) this.#options = Object.freeze({ ...this.#options, ratio });
+  apply({ ratio, minPerSecond }: Pick<RatioBudgetOptions, 'ratio' | 'minPerSecond'>): void {
+    const current = this.#options;
+    if (ratio === current.ratio && minPerSecond === current.minPerSecond) return;
+    this.#options = Object.freeze({ ratio, minPerSecond, window: current.window });
+    this.#reserve = (minPerSecond * current.window) / 1_000;
   }
 
   /** Records a call (a first attempt). */

@@ -7,7 +7,7 @@ import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import { asFetchResponse } from '../internal/response.js';
 import type { FetchLike } from '../options.js';
 import type { Attempt, Send } from '../pipeline/types.js';
-import { signalTimeout } from '../layers/timeout.js';
+import { linkedController } from '../internal/abort.js';
 
 export interface Transport {
   readonly send: Send;
@@ -118,3 +118,29 @@ export const createInjectedTransport = (fetch: FetchLike): Transport => ({
   send: sendThrough(fetch),
   close: async () => {},
 });
+
+/**
+ * For a transport that can only be stopped through a signal (undici's fetch, a user's `fetch`):
+ * enforces `Attempt.timeout` by aborting a child of the attempt's signal, and sends the attempt
+ * with that signal and without the timeout.
+ */
+export const signalTimeout =
+  (send: Send): Send =>
+  async (attempt) => {
+    if (!attempt.timeout) {
+      // fetch adds an abort listener per call to the signal it is given, kept until the request is
+      // collected: a caller's signal shared by many calls would collect one per call. A dependent
+      // signal takes them instead (AbortSignal.any links without a listener on the caller's).
+      if (attempt.signal && attempt.request.callerSignal) return send({ ...attempt, signal: AbortSignal.any([attempt.signal]) });
+      return send(attempt);
+    }
+    const { timeout, ...rest } = attempt;
+    const linked = linkedController(attempt.signal, attempt.request.callerSignal === true);
+    const timer = setTimeout(() => linked.abort(timeout.reason()), timeout.ms);
+    try {
+      return await send({ ...rest, signal: linked.signal });
+    } finally {
+      clearTimeout(timer);
+      linked.release();
+    }
+  };

@@ -54,7 +54,7 @@ describe('circuit breaker against a real server', () => {
       const error = await fetch(server.url).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CircuitOpenError);
       expect((error as CircuitOpenError).name).toBe('CircuitOpenError');
-      expect((error as CircuitOpenError).host).toBe(`127.0.0.1:${server.port}`);
+      expect((error as CircuitOpenError).host).toBe(server.origin);
       expect((error as CircuitOpenError).retryAfter).toBeLessThanOrEqual(300);
     }
     expect(server.deliveries).toHaveLength(10);

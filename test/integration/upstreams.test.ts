@@ -138,7 +138,7 @@ describe('upstreams: failover across instances', () => {
     const sent = a.deliveries.length + b.deliveries.length;
     const error = await fetch(`${SERVICE}/`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CircuitOpenError);
-    expect((error as CircuitOpenError).host).toBe('orders.test:8080');
+    expect((error as CircuitOpenError).host).toBe('http://orders.test:8080');
     expect((error as CircuitOpenError).retryAfter).toBeGreaterThan(0);
     expect(a.deliveries.length + b.deliveries.length).toBe(sent);
   });

@@ -1,7 +1,7 @@
 /** Builds the `PreparedRequest` / `Attempt` a layer receives, for unit tests with a stub `next`. */
 import type { ResilientEvent } from '../../src/diagnostics.js';
-import { HostRegistry } from '../../src/pipeline/host-state.js';
-import type { Attempt, HostCounters, LayerContext, PreparedRequest } from '../../src/pipeline/types.js';
+import { HostStates } from '../../src/pipeline/host-state.js';
+import type { Attempt, LayerContext, PreparedRequest } from '../../src/pipeline/types.js';
 import type { Policy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
 
@@ -31,17 +31,26 @@ export const attemptOf = (request: PreparedRequest, number = 0, branch = 0): Att
   branch,
 });
 
-/** A `LayerContext` that records events and collects `describe()` output, for layer unit tests. */
-export const layerContext = () => {
+/**
+ * A `LayerContext` with real per-origin state records that records events, for layer unit tests.
+ * `stats(origin)` is what `stats()` would report for that origin; `close()` does what the client's does.
+ * `open` makes the given origins' breakers look open (origin → milliseconds until a probe).
+ */
+export const layerContext = ({ maxHosts = 100, open }: { maxHosts?: number; open?: Readonly<Record<string, number>> } = {}) => {
   const events: ResilientEvent[] = [];
-  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
-  const context: LayerContext = {
-    emit: (event) => void events.push(event),
-    counters: new HostRegistry<HostCounters>(10, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
-    maxHosts: 10,
-    describe: (describer) => void describers.push(describer),
-    onClose: () => {},
+  const emit = (event: ResilientEvent) => void events.push(event);
+  const hosts = new HostStates(maxHosts, emit);
+  for (const [origin, reopensIn] of Object.entries(open ?? {})) {
+    const state = hosts.get(origin);
+    state.isOpen = () => true;
+    state.reopensIn = () => reopensIn;
+  }
+  const closing = new AbortController();
+  const context: LayerContext = { emit, hosts, closing: closing.signal };
+  const stats = (origin: string) => (hosts.peek(origin)?.snapshot() ?? {}) as Record<string, unknown>;
+  const close = async () => {
+    closing.abort(new TypeError('resilient-fetch: this client is closed'));
+    hosts.clear();
   };
-  const stats = (origin: string) => Object.assign({}, ...describers.map((d) => d(origin))) as Record<string, unknown>;
-  return { context, events, stats };
+  return { context, events, stats, close, hosts };
 };

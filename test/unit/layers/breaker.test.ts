@@ -2,38 +2,13 @@ import CircuitBreaker from 'opossum';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { ResilientEvent } from '../../../src/diagnostics.js';
 import { CircuitOpenError, isCircuitOpenError } from '../../../src/errors.js';
-import { HostRegistry } from '../../../src/pipeline/host-state.js';
 import { createBreakerLayer } from '../../../src/layers/breaker.js';
-import type { Attempt, HostCounters, LayerContext, Send } from '../../../src/pipeline/types.js';
-import { attemptTimeoutError } from '../../../src/layers/timeout.js';
+import type { Attempt, Send } from '../../../src/pipeline/types.js';
+import { attemptTimeoutError } from '../../../src/errors.js';
 import type { BreakerOptions, Policy } from '../../../src/options.js';
-import { attemptOf, preparedRequest } from '../../support/attempt.js';
+import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
-type Harness = {
-  context: LayerContext;
-  events: ResilientEvent[];
-  stats: (origin: string) => Record<string, unknown> | undefined;
-  close: () => Promise<void>;
-};
-
-const harness = (maxHosts = 100): Harness => {
-  const events: ResilientEvent[] = [];
-  const describers: Array<(origin: string) => Record<string, unknown> | undefined> = [];
-  const closers: Array<() => void | Promise<void>> = [];
-  const context: LayerContext = {
-    emit: (event) => void events.push(event),
-    counters: new HostRegistry<HostCounters>(maxHosts, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
-    maxHosts,
-    describe: (describer) => void describers.push(describer),
-    onClose: (closer) => void closers.push(closer),
-  };
-  return {
-    context,
-    events,
-    stats: (origin) => Object.assign({}, ...describers.map((describe) => describe(origin))),
-    close: async () => void (await Promise.all(closers.map((closer) => closer()))),
-  };
-};
+const harness = (maxHosts = 100) => layerContext({ maxHosts });
 
 const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 1_000 };
 
@@ -59,7 +34,7 @@ const sendMany = async (send: Send, n: number, attempt: () => Attempt) => {
   return out;
 };
 
-let h: Harness;
+let h: ReturnType<typeof harness>;
 beforeEach(() => {
   vi.useFakeTimers();
   h = harness();
@@ -82,7 +57,7 @@ describe('breaker layer', () => {
     const error = await send(attemptFor(A)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(isCircuitOpenError(error)).toBe(true);
-    expect((error as CircuitOpenError).host).toBe('a.test:8080');
+    expect((error as CircuitOpenError).host).toBe('http://a.test:8080');
     expect((error as CircuitOpenError).retryAfter).toBeGreaterThan(0);
     expect((error as CircuitOpenError).retryAfter).toBeLessThanOrEqual(1_000);
     expect(next).toHaveBeenCalledTimes(10);

@@ -50,7 +50,7 @@ describe('retry budget in the retry layer', () => {
       'retry budget exhausted',
       'retry budget exhausted',
     ]);
-    expect(stats(A)).toEqual({ retryBudget: { calls: 2, spent: 2, left: 0, refused: 2 } });
+    expect(stats(A)).toMatchObject({ retryBudget: { calls: 2, spent: 2, left: 0, refused: 2 } });
   });
 
   it('budgets are per origin', async () => {
@@ -69,7 +69,7 @@ describe('retry budget in the retry layer', () => {
     for (let i = 0; i < 20; i++) await call(send, A, policy);
     expect(sent).toHaveLength(80);
     expect(events.some((e) => e.type === 'budget-exhausted')).toBe(false);
-    expect(stats(A)).toEqual({});
+    expect(stats(A)).not.toHaveProperty('retryBudget');
   });
 
   it('calls that are not retried still deposit: 10 calls earn a retry at ratio 0.1', async () => {

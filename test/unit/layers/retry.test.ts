@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFetch, type ResilientEvent } from '../../../src/index.js';
-import { DRAIN_MAX_BYTES } from '../../../src/internal/delay.js';
+import { DRAIN_MAX_BYTES } from '../../../src/internal/discard.js';
 
 const scripted = (...statuses: number[]) => {
   const calls: string[] = [];

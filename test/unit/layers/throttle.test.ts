@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CircuitOpenError, ThrottledError, isThrottledError } from '../../../src/errors.js';
 import type { Attempt, Send } from '../../../src/pipeline/types.js';
-import { createThrottleLayer, rejectionProbability, ThrottleState } from '../../../src/layers/throttle.js';
+import { createThrottleLayer } from '../../../src/layers/throttle.js';
+import { rejectionProbability, ThrottleState } from '../../../src/policy/throttle.js';
 import type { Policy } from '../../../src/options.js';
 import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
@@ -72,10 +73,10 @@ describe('throttle layer', () => {
     expect(error).toBeInstanceOf(ThrottledError);
     expect(isThrottledError(error)).toBe(true);
     expect((error as ThrottledError).probability).toBeCloseTo(3 / 4);
-    expect((error as ThrottledError).host).toBe('127.0.0.1:9');
+    expect((error as ThrottledError).host).toBe('http://127.0.0.1:9');
     expect(next).toHaveBeenCalledTimes(3);
     expect(events).toEqual([{ type: 'throttle', host: ORIGIN, probability: 3 / 4 }]);
-    expect(stats()).toEqual({ throttle: { requests: 4, accepts: 0, probability: 0.8, rejected: 1 } });
+    expect(stats()).toMatchObject({ throttle: { requests: 4, accepts: 0, probability: 0.8, rejected: 1 } });
   });
 
   it('counts 429, 502, 503, 504 and network errors as refusals, and 500 or 404 as accepts', async () => {

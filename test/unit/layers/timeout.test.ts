@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Attempt, Send } from '../../../src/pipeline/types.js';
-import { createTimeoutLayer, isAttemptTimeout, isTotalTimeout, signalTimeout } from '../../../src/layers/timeout.js';
+import { createTimeoutLayer } from '../../../src/layers/timeout.js';
+import { isAttemptTimeout, isTotalTimeout } from '../../../src/errors.js';
+import { signalTimeout } from '../../../src/transport/index.js';
 import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
 const URL_A = 'http://a.test/items';

@@ -1,22 +1,18 @@
 import { describe, expect, test, vi } from 'vitest';
 import type { ResilientEvent } from '../../../src/diagnostics.js';
 import { CircuitOpenError, isCircuitOpenError } from '../../../src/errors.js';
-import { HostRegistry } from '../../../src/pipeline/host-state.js';
-import type { Attempt, BreakerView, HostCounters, LayerContext, Send } from '../../../src/pipeline/types.js';
+import type { Attempt, LayerContext, Send } from '../../../src/pipeline/types.js';
 import { createUpstreamLayer, rewriteOrigin } from '../../../src/layers/upstream.js';
 import type { Policy } from '../../../src/options.js';
-import { attemptOf, preparedRequest } from '../../support/attempt.js';
+import { attemptOf, layerContext, preparedRequest } from '../../support/attempt.js';
 
 const UPSTREAMS = ['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://10.0.0.3:8080'];
 
-const contextWith = (breakers?: BreakerView, events: ResilientEvent[] = []): LayerContext => ({
-  emit: (event) => void events.push(event),
-  counters: new HostRegistry<HostCounters>(100, () => ({ calls: 0, attempts: 0, retries: 0, failures: 0 })),
-  maxHosts: 100,
-  describe: () => {},
-  onClose: () => {},
-  ...(breakers && { breakers }),
-});
+/** A context whose `open` origins' breakers refuse calls (origin → milliseconds until a probe). */
+const contextWith = (open?: Record<string, number>, events: ResilientEvent[] = []): LayerContext => {
+  const { context, events: seen } = layerContext({ ...(open && { open }) });
+  return { ...context, emit: (event) => void (events.push(event), seen.push(event)) };
+};
 
 const callFor = (url: string, policy: Policy = { upstreams: UPSTREAMS }) => {
   const first: Attempt = attemptOf(preparedRequest(url, policy));
@@ -83,8 +79,7 @@ describe('upstream layer', () => {
 
   test('upstreams whose breaker refuses calls are skipped', async () => {
     const { sent, next } = recorder();
-    const open = new Set(['http://10.0.0.1:8080', 'http://10.0.0.2:8080']);
-    const send = createUpstreamLayer(contextWith({ isOpen: (o) => open.has(o), retryAfter: () => 0 }))(next);
+    const send = createUpstreamLayer(contextWith({ 'http://10.0.0.1:8080': 0, 'http://10.0.0.2:8080': 0 }))(next);
     for (let i = 0; i < 3; i++) await send(callFor('http://orders.svc:8080/').first);
     expect(sent).toEqual(['http://10.0.0.3:8080/', 'http://10.0.0.3:8080/', 'http://10.0.0.3:8080/']);
   });
@@ -117,10 +112,10 @@ describe('upstream layer', () => {
       'http://10.0.0.2:8080': 300,
       'http://10.0.0.3:8080': 600,
     };
-    const send = createUpstreamLayer(contextWith({ isOpen: () => true, retryAfter: (o) => wait[o] ?? 0 }))(next);
+    const send = createUpstreamLayer(contextWith(wait))(next);
     const error = await send(callFor('http://orders.svc:8080/').first).catch((e: unknown) => e);
     expect(isCircuitOpenError(error)).toBe(true);
-    expect((error as CircuitOpenError).host).toBe('orders.svc:8080');
+    expect((error as CircuitOpenError).host).toBe('http://orders.svc:8080');
     expect((error as CircuitOpenError).retryAfter).toBe(300);
     expect(next).not.toHaveBeenCalled();
   });
@@ -129,7 +124,7 @@ describe('upstream layer', () => {
     const { next } = recorder();
     const events: ResilientEvent[] = [];
     const fallback = vi.fn((_request: Request, _error: Error) => new Response('stale', { status: 200 }));
-    const send = createUpstreamLayer(contextWith({ isOpen: () => true, retryAfter: () => 100 }, events))(next);
+    const send = createUpstreamLayer(contextWith(Object.fromEntries(UPSTREAMS.map((o) => [o, 100])), events))(next);
     const res = await send(callFor('http://orders.svc:8080/x', { upstreams: UPSTREAMS, breaker: { fallback } }).first);
     expect(await res.text()).toBe('stale');
     expect(fallback.mock.calls[0]?.[0].url).toBe('http://orders.svc:8080/x');
@@ -139,7 +134,7 @@ describe('upstream layer', () => {
 
   test('without upstreams the attempt passes through unchanged', async () => {
     const next = vi.fn<Send>(() => Promise.resolve(new Response('ok')));
-    const send = createUpstreamLayer(contextWith({ isOpen: () => true, retryAfter: () => 0 }))(next);
+    const send = createUpstreamLayer(contextWith({ 'http://plain.example': 0 }))(next);
     const { first } = callFor('http://plain.example/p', {});
     await send(first);
     expect(next).toHaveBeenCalledWith(first);

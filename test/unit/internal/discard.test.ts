@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { discard, DRAIN_MAX_BYTES, DRAIN_MAX_MS } from '../../../src/internal/delay.js';
+import { discard, DRAIN_MAX_BYTES, DRAIN_MAX_MS } from '../../../src/internal/discard.js';
 
 /** A body of `chunks` bytes each, that ends after them unless `endless`; records reads and cancel. */
 const body = (chunks: number[], options: { endless?: boolean; headers?: Record<string, string> } = {}) => {
