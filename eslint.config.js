@@ -21,4 +21,36 @@ export default tseslint.config(
       'no-undef': 'off',
     },
   },
+  {
+    // The architecture, checked: a layer imports no layer (what two layers share lives in
+    // src/pipeline or src/policy), and neither layers nor the pure policy code reach into the transport.
+    files: ['src/layers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['./*'], message: 'a layer imports no layer: share it through src/pipeline or src/policy' },
+            { group: ['../transport/*'], message: 'layers do not reach into the transport' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/policy/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../layers/*', '../transport/*', '../pipeline/*'],
+              message: 'policy code is pure: no layer, pipeline or transport',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
