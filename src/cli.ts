@@ -141,6 +141,8 @@ export const describeEvent = (event: ResilientEvent): string => {
       return `throttled locally (rejecting ${(event.probability * 100).toFixed(1)} %)`;
     case 'pushback':
       return `server pushback (status ${event.status})`;
+    case 'ejection':
+      return `upstream ${event.host} ejected for ${event.duration} ms (${event.reason})`;
   }
 };
 

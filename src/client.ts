@@ -10,7 +10,7 @@ import { HostStates } from './pipeline/host-state.js';
 import { prepareRequest, type PrepareContext, type RequestInitWithPolicy } from './pipeline/prepare.js';
 import { createBreakerLayer } from './layers/breaker.js';
 import { createHedgeLayer } from './layers/hedge.js';
-import { compose, type Attempt, type LayerContext } from './pipeline/types.js';
+import { compose, type Attempt, type LayerContext, type PreparedRequest } from './pipeline/types.js';
 import { createRetryLayer } from './layers/retry.js';
 import { createThrottleLayer } from './layers/throttle.js';
 import { createTimeoutLayer } from './layers/timeout.js';
@@ -67,7 +67,24 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
   const emit = createEmitter(valid.onEvent);
   // The one place per-origin state is kept: every layer's, in one record per origin.
   const hosts = new HostStates(maxHosts, emit);
-  const context: LayerContext = { emit, hosts, closing: closing.signal };
+  /** What runs when a call ends (see LayerContext.onCallEnd). */
+  const callEnds = new WeakMap<object, Array<() => void>>();
+  const context: LayerContext = {
+    emit,
+    hosts,
+    closing: closing.signal,
+    onCallEnd: (request, end) => {
+      const ends = callEnds.get(request);
+      if (ends) ends.push(end);
+      else callEnds.set(request, [end]);
+    },
+  };
+  const endCall = (request: object): void => {
+    const ends = callEnds.get(request);
+    if (!ends) return;
+    callEnds.delete(request);
+    for (const end of ends) end();
+  };
   // The network transport: the client's own pool, its `dispatcher` option, or the process-wide one.
   const network = (): Transport =>
     (valid.transport ?? DEFAULTS.transport) === 'fetch'
@@ -128,8 +145,9 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       },
     };
     let origin: string | undefined;
+    let request: PreparedRequest | undefined;
     try {
-      const request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, prepare);
+      request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, prepare);
       request.signal?.throwIfAborted();
       origin = request.url.origin;
       hosts.get(origin).calls++;
@@ -140,6 +158,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
       throw error;
     } finally {
       clearTimeout(timer);
+      if (request) endCall(request);
     }
   }
 

@@ -95,6 +95,22 @@ export const DEFAULTS = deepFreeze({
   /** gRPC commits once its retry buffer overflows; 1 MiB covers JSON APIs. */
   maxBufferBytes: 1_048_576,
   upstreams: [] as string[],
+  /** Envoy, Finagle and Linkerd balance on requests in flight with two random choices: it steers around a slow upstream. */
+  balance: 'least-request' as 'least-request' | 'round-robin',
+  outlierDetection: {
+    /** Envoy's consecutive_5xx. */
+    consecutiveFailures: 5,
+    /**
+     * Envoy's base is 30 s beside active health checks; a client with none sees a restart of a
+     * second or two, and an upstream back from ejection costs at most one attempt (a refused
+     * connection is retried for free), after which its next ejection is twice as long.
+     */
+    baseEjectionTime: 1_000,
+    /** Envoy's max_ejection_time is 300 s; a minute bounds how long a recovered upstream is left idle. */
+    maxEjectionTime: 60_000,
+    /** Envoy's default is 10 % (but at least one host); with a handful of upstreams half is the useful cap. */
+    maxEjectionPercent: 50,
+  },
   /** Bound on per-host state (breakers, budgets, latency windows). */
   maxHosts: 1_000,
   /**

@@ -4,7 +4,13 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 
-type Base<T extends string> = { readonly type: T; /** `scheme://host:port` the attempt went to. */ readonly host: string };
+type Base<T extends string> = {
+  readonly type: T;
+  /** `scheme://host:port` the attempt went to (with `upstreams`: the upstream). */
+  readonly host: string;
+  /** The caller's origin, when it is not `host` (the attempt went to one of its `upstreams`). */
+  readonly logicalHost?: string;
+};
 
 export type RetryEvent = Base<'retry'> & {
   /** The attempt that failed, 1-based. The next one has `http.request.resend_count` = `attempt`. */
@@ -34,6 +40,14 @@ export type BudgetExhaustedEvent = Base<'budget-exhausted'> & { readonly kind: '
 export type FallbackEvent = Base<'fallback'> & { readonly reason: string };
 export type ThrottleEvent = Base<'throttle'> & { readonly probability: number };
 export type PushbackEvent = Base<'pushback'> & { readonly until: number; readonly status: number };
+/** An upstream was ejected (outlier detection): it gets no attempts for `duration` ms. */
+export type EjectionEvent = Base<'ejection'> & {
+  readonly duration: number;
+  /** Ejections of this upstream so far, this one included. */
+  readonly ejections: number;
+  /** `refused` (a refused connection) or `consecutive failures`. */
+  readonly reason: string;
+};
 
 export type ResilientEvent =
   | RetryEvent
@@ -44,7 +58,8 @@ export type ResilientEvent =
   | BudgetExhaustedEvent
   | FallbackEvent
   | ThrottleEvent
-  | PushbackEvent;
+  | PushbackEvent
+  | EjectionEvent;
 
 export type EventType = ResilientEvent['type'];
 
@@ -65,6 +80,7 @@ export const CHANNELS = Object.freeze({
   fallback: 'resilient-fetch:fallback',
   throttle: 'resilient-fetch:throttle',
   pushback: 'resilient-fetch:pushback',
+  ejection: 'resilient-fetch:ejection',
 } as const satisfies { readonly [T in EventType]: `resilient-fetch:${T}` });
 
 const channels = new Map<string, diagnostics.Channel>();

@@ -31,8 +31,10 @@ export type BackoffFunction = (retry: number) => number;
 
 /** What `shouldRetry` is told about a failed attempt. */
 export type RetryContext = {
-  /** The request's URL, as sent (credentials removed). */
+  /** Where the failed attempt went, as sent (credentials removed): with `upstreams`, the upstream's URL. */
   readonly url: string;
+  /** The caller's URL (credentials removed); the same as `url` unless the attempt went to an upstream. */
+  readonly requestUrl: string;
   /** The request's method, upper case. */
   readonly method: string;
   /** 1 for the first attempt. */
@@ -139,6 +141,24 @@ export type ThrottleOptions = {
   maxProbability?: number;
 };
 
+/**
+ * Outlier ejection over `upstreams` (Envoy's `outlier_detection`): an upstream that fails
+ * `consecutiveFailures` attempts in a row (a 5xx, a reset, an attempt timeout), or refuses a
+ * connection once (conclusive: nothing listens), is skipped for an ejection time that grows with each
+ * ejection (`baseEjectionTime × ejections`, at most `maxEjectionTime`). At most `maxEjectionPercent`
+ * of a host's upstreams are ejected at once, and at least one always stays in.
+ */
+export type OutlierDetectionOptions = {
+  /** Failed attempts in a row that eject an upstream (Envoy `consecutive_5xx`). @default 5 */
+  consecutiveFailures?: number;
+  /** First ejection's length, in milliseconds; the n-th lasts n times as long. @default 1000 */
+  baseEjectionTime?: number;
+  /** Longest ejection, in milliseconds. @default 60000 */
+  maxEjectionTime?: number;
+  /** Largest share of a host's upstreams ejected at once, in percent (at least one always stays). @default 50 */
+  maxEjectionPercent?: number;
+};
+
 /** A resilience policy, for every host (`defaults`), one host pattern, or one request. */
 export type Policy = {
   retry?: RetryOptions | false;
@@ -150,6 +170,14 @@ export type Policy = {
   maxBufferBytes?: number;
   /** Origins that serve this host; retries and hedges go to the next healthy one. */
   upstreams?: readonly string[];
+  /**
+   * How a call's first attempt picks one of `upstreams`: `'least-request'` (power of two choices on
+   * requests in flight, as Envoy's `LEAST_REQUEST`, Finagle and Linkerd) or `'round-robin'`.
+   * @default 'least-request'
+   */
+  balance?: 'least-request' | 'round-robin';
+  /** Outlier ejection over `upstreams`, or `false` for none. */
+  outlierDetection?: OutlierDetectionOptions | false;
 };
 
 export type ResilientFetchOptions = {
@@ -224,4 +252,7 @@ export type ResolvedPolicy = {
   readonly throttle: ResolvedThrottle | false;
   readonly maxBufferBytes: number;
   readonly upstreams: readonly string[];
+  readonly balance: 'least-request' | 'round-robin';
+  readonly outlierDetection: ResolvedOutlierDetection | false;
 };
+export type ResolvedOutlierDetection = Required<OutlierDetectionOptions>;

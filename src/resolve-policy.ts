@@ -51,6 +51,8 @@ const mergePolicy = (base: Policy, over: Policy | undefined): Policy => {
   if (breaker !== undefined) merged.breaker = breaker;
   if (timeout !== undefined) merged.timeout = timeout;
   if (throttle !== undefined) merged.throttle = throttle;
+  const outlierDetection = mergeLayer(base.outlierDetection, over.outlierDetection, DEFAULTS.outlierDetection);
+  if (outlierDetection !== undefined) merged.outlierDetection = outlierDetection;
   return merged;
 };
 
@@ -112,6 +114,9 @@ export const freezePolicy = (policy: Policy): ResolvedPolicy => {
     throttle,
     maxBufferBytes: policy.maxBufferBytes ?? DEFAULTS.maxBufferBytes,
     upstreams: Object.freeze([...(policy.upstreams ?? DEFAULTS.upstreams)]),
+    balance: policy.balance ?? DEFAULTS.balance,
+    outlierDetection:
+      policy.outlierDetection === false ? false : Object.freeze({ ...DEFAULTS.outlierDetection, ...policy.outlierDetection }),
   });
 };
 

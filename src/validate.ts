@@ -164,6 +164,16 @@ const POLICY: Shape = {
   throttle: orOff(object({ k: number(1), window: positiveMs, maxProbability: ratio }), 'an object'),
   maxBufferBytes: number(0, Infinity, { integer: true }),
   upstreams: listOf(origin, 'http(s) origins'),
+  balance: oneOf('least-request', 'round-robin'),
+  outlierDetection: orOff(
+    object({
+      consecutiveFailures: number(1, Infinity, { integer: true }),
+      baseEjectionTime: positiveMs,
+      maxEjectionTime: positiveMs,
+      maxEjectionPercent: number(0, 100),
+    }),
+    'an object',
+  ),
 };
 
 const policy = object(POLICY);

@@ -1,14 +1,21 @@
 /**
  * Retry layer on p-retry. p-retry runs the loop, counts retries and stops on the caller's abort;
  * the decision (idempotency, statuses, error codes, Retry-After, deadline, `shouldRetry`) and the
- * jittered, abortable sleep are ours, made in p-retry's `shouldRetry` hook. Outcomes travel through
- * p-retry wrapped in `Outcome`, so p-retry's own TypeError heuristics never see them and the caller
- * only ever gets the original Response or error.
+ * jittered, abortable sleep are ours, made in p-retry's `shouldRetry` hook (p-retry's own delay has
+ * no full or decorrelated jitter and no Retry-After, and its sleep can only end by rejecting, where
+ * a closing client must hand the caller its last answer: see README, "Dependencies"). Outcomes travel
+ * through p-retry wrapped in `Outcome`, so p-retry's own TypeError heuristics never see them and the
+ * caller only ever gets the original Response or error.
  *
- * Two things keep retries from amplifying an outage: a per-origin retry budget (`RatioBudget`: every
- * call deposits, every retry withdraws before it sleeps, and a retry the budget cannot pay for is
- * not made) and server pushback (a 429/503 with `Retry-After` from any call holds back the retries
- * of every call to that origin until then; first attempts are not held back).
+ * Two things keep retries from amplifying an outage without costing a call a retry would save:
+ * - the origin's retry budget (`RatioBudget`): every call deposits; a retry spends before it sleeps,
+ *   and one the budget cannot pay for is not made. A call that ends in success gives back what its
+ *   retries spent, and the retry of a request that was never sent (refused connection, DNS failure,
+ *   connect timeout) spends nothing, so only retries that fail are capped: an outage stays at about
+ *   `1 + ratio` requests per call, a flaky host keeps its retries.
+ * - server pushback: a 429/503 with `Retry-After` from any call holds back the retries of every call
+ *   to the origin that sent it until then (first attempts are not held back). With `upstreams` that
+ *   is the upstream: the retry goes to another one at once, and waits only when every one is paused.
  */
 import pRetry from 'p-retry';
 import { backoffDelay } from '../policy/backoff.js';
@@ -18,12 +25,14 @@ import { isResilientFetchError } from '../errors.js';
 import { delay } from '../internal/delay.js';
 import { discard } from '../internal/discard.js';
 import type { ResolvedRetry } from '../options.js';
+import type { Spending } from '../policy/budget.js';
+import { routeOf } from '../pipeline/route.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 import { isAttemptTimeout, isTotalTimeout, totalTimeoutError } from '../errors.js';
 
-/** Why an outcome is (not) retried; `undefined` when it is. */
-type Verdict = { retryable: true; reason: string } | { retryable: false; reason: string };
+/** Why an outcome is (not) retried. `unsent`: the request never left the client (a retry of it costs the host nothing). */
+type Verdict = { retryable: boolean; reason: string; unsent?: boolean };
 
 /** An attempt's result on its way through p-retry. Never reaches the caller. */
 class Outcome extends Error {
@@ -61,8 +70,20 @@ export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error
   // loop, `redirect: 'error'`; an injected fetch's bugs): only a network failure is retried.
   const code = networkFailure(error, retry.errorCodes);
   if (code === undefined) return { retryable: false, reason: errorCodes(error)[0] ?? String((error as Error)?.name ?? error) };
-  if (methodAllowed(request, retry) || BEFORE_SEND_CODES.has(code)) return { retryable: true, reason: code };
+  const unsent = BEFORE_SEND_CODES.has(code);
+  if (methodAllowed(request, retry) || unsent) return { retryable: true, reason: code, unsent };
   return { retryable: false, reason: `${code}, ${request.method} not idempotent` };
+};
+
+/** Normalised origins per (frozen, per-host cached) `upstreams` list. */
+const normalised = new WeakMap<readonly string[], readonly string[]>();
+const upstreamOrigins = (upstreams: readonly string[]): readonly string[] => {
+  let origins = normalised.get(upstreams);
+  if (!origins) {
+    origins = upstreams.map((upstream) => new URL(upstream).origin);
+    normalised.set(upstreams, origins);
+  }
+  return origins;
 };
 
 /** Bounds the re-checks of a pause that other calls keep extending while this one sleeps. */
@@ -74,19 +95,44 @@ export const createRetryLayer = (context: LayerContext): Layer => {
     const retry = request.policy.retry;
     const origin = first.url.origin;
     const host = context.hosts.get(origin);
-    const { pushback } = host;
     const budget = retry && retry.budget ? host.retryBudget(retry.budget) : undefined;
     budget?.deposit();
+    const upstreams = request.policy.upstreams.length > 0 ? upstreamOrigins(request.policy.upstreams) : undefined;
+    /** Where an outcome came from, and the caller's origin beside it when that is elsewhere (an upstream). */
+    const where = (outcome: unknown, attempt: Attempt) => {
+      const url = routeOf(outcome, attempt.url);
+      return { url, host: url.origin, ...(url.origin !== origin && { logicalHost: origin }) };
+    };
 
-    /** Sends, and lets a 429/503 with Retry-After pause the origin's retries. */
+    /** Sends, and lets a 429/503 with Retry-After pause the retries to the origin that sent it. */
     const send = async (attempt: Attempt): Promise<Response> => {
       const response = await next(attempt);
+      const from = where(response, attempt);
+      const pushback = from.host === origin ? host.pushback : context.hosts.get(from.host).pushback;
       const paused = pushback.observe(response, retry ? retry.maxRetryAfter : DEFAULTS.retry.maxRetryAfter);
       if (paused !== undefined) {
-        context.emit({ type: 'pushback', host: origin, until: Date.now() + Math.round(paused), status: response.status });
+        context.emit({
+          type: 'pushback',
+          host: from.host,
+          ...(from.logicalHost && { logicalHost: from.logicalHost }),
+          until: Date.now() + Math.round(paused),
+          status: response.status,
+        });
       }
       return response;
     };
+    /**
+     * Milliseconds the call's next retry must wait for pushback: its origin's pause, or with
+     * upstreams the shortest pause among them (the upstream layer picks one that is not paused).
+     */
+    const paused = (): number => {
+      if (!upstreams) return host.pushback.remaining();
+      let least = Infinity;
+      for (const upstream of upstreams) least = Math.min(least, context.hosts.peek(upstream)?.pushback.remaining() ?? 0);
+      return least === Infinity ? 0 : least;
+    };
+    /** What the call's retries spent; given back if the call ends in success. */
+    const spent: Spending[] = [];
     if (!retry || retry.limit === 0 || !request.replayable) return send(first);
 
     let previousDelay = 0;
@@ -128,9 +174,11 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       let retryable = outcome.verdict.retryable;
       if (outcome.verdict.reason === 'aborted') return false;
       if (context.closing?.aborted) return giveUp(outcome, 'client closed');
+      const from = where(outcome.response ?? outcome.error, outcome.attempt);
       if (retry.shouldRetry) {
         const said = await retry.shouldRetry({
-          url: outcome.attempt.url.href,
+          url: from.url.href,
+          requestUrl: request.url.href,
           method: request.method,
           attempt: outcome.attempt.number + 1,
           retryable,
@@ -142,24 +190,32 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       if (!retryable) return false;
 
       const retryNumber = outcome.attempt.number + 1;
-      let wait = backoffDelay(retry.backoff, retryNumber, previousDelay);
+      const unsent = outcome.verdict.unsent === true;
+      // Failing over from an instance that was never reached: no reason to wait.
+      let wait = upstreams && unsent ? 0 : backoffDelay(retry.backoff, retryNumber, previousDelay);
       const retryAfter = parseRetryAfter(outcome.response?.headers.get('retry-after'));
-      if (retryAfter !== undefined) {
+      // With upstreams the Retry-After paused that upstream only (see `paused`): the retry goes to another.
+      if (retryAfter !== undefined && !upstreams) {
         if (retryAfter > retry.maxRetryAfter) return giveUp(outcome, `Retry-After ${retryAfter} ms > maxRetryAfter`);
         wait = retryAfter;
       }
-      wait = Math.max(wait, pushback.remaining());
+      wait = Math.max(wait, paused());
       if (performance.now() + wait >= request.deadline) return giveUp(outcome, 'total timeout would pass during back-off');
-      if (budget && !budget.tryWithdraw()) {
-        context.emit({ type: 'budget-exhausted', host: origin, kind: 'retry' });
-        return giveUp(outcome, 'retry budget exhausted');
+      if (budget && !unsent) {
+        const spending = budget.spend();
+        if (!spending) {
+          context.emit({ type: 'budget-exhausted', host: origin, kind: 'retry' });
+          return giveUp(outcome, 'retry budget exhausted');
+        }
+        spent.push(spending);
       }
 
       previousDelay = wait;
       host.retries++;
       context.emit({
         type: 'retry',
-        host: outcome.attempt.url.origin,
+        host: from.host,
+        ...(from.logicalHost && { logicalHost: from.logicalHost }),
         attempt: retryNumber,
         resendCount: retryNumber,
         delay: Math.round(wait),
@@ -187,18 +243,20 @@ export const createRetryLayer = (context: LayerContext): Layer => {
      */
     const backOff = async (wait: number): Promise<boolean> => {
       if (wait > 0 && !(await delay(wait, request.signal, context.closing))) return false;
-      for (let check = 0, rest = pushback.remaining(); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
+      for (let check = 0, rest = paused(); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
         if (performance.now() + rest >= request.deadline) throw totalTimeoutError(request.policy.timeout.total || 0);
         if (!(await delay(Math.ceil(rest), request.signal, context.closing))) return false;
-        rest = pushback.remaining();
+        rest = paused();
       }
       return true;
     };
 
     const giveUp = (outcome: Outcome, why: string): false => {
+      const from = where(outcome.response ?? outcome.error, outcome.attempt);
       context.emit({
         type: 'give-up',
-        host: outcome.attempt.url.origin,
+        host: from.host,
+        ...(from.logicalHost && { logicalHost: from.logicalHost }),
         attempt: outcome.attempt.number + 1,
         resendCount: outcome.attempt.number,
         reason: outcome.verdict.reason,
@@ -218,8 +276,9 @@ export const createRetryLayer = (context: LayerContext): Layer => {
     }
     const loop = (attemptNumber: number) => (attemptNumber === 1 ? Promise.reject(firstOutcome) : run(attemptNumber));
 
+    let response: Response;
     try {
-      return await pRetry(loop, {
+      response = await pRetry(loop, {
         retries: retry.limit,
         minTimeout: 0,
         maxTimeout: 0,
@@ -229,8 +288,12 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       });
     } catch (error) {
       if (!(error instanceof Outcome)) throw error; // the caller's abort or total timeout: signal.reason
-      if (error.response) return error.response;
-      throw error.error;
+      if (!error.response) throw error.error;
+      response = error.response;
     }
+    // The retries saved the call: what they spent goes back (a retried 503 handed over as the last answer did not).
+    if (budget && spent.length > 0 && !retry.statusCodes.has(response.status))
+      for (const spending of spent) budget.refund(spending);
+    return response;
   };
 };

@@ -1,14 +1,33 @@
 /**
  * Upstream layer: when the policy names `upstreams`, each attempt goes to one of them, with the
- * caller's path and query. A call starts at a per-host rotating index (round robin); its retries and
- * hedges move on by `attempt.number + attempt.branch`, so they land on the next upstream. Upstreams
- * whose breaker refuses calls are skipped (asked through their state record's `OriginView`); if a
- * breaker opens under us, the next one is tried. When every upstream is refused, the call gets
+ * caller's path and query, as a load balancer would send it (Envoy's cluster, Finagle, Linkerd):
+ *
+ * - **Which ones may take it.** Not one whose breaker refuses calls (asked through its state
+ *   record's `OriginView`), nor one refused by its breaker during this attempt. Among those, by
+ *   preference: not ejected (outlier detection, below), not paused by its `Retry-After`, and not yet
+ *   tried by this call (Envoy's `previous_hosts`: a retry or a hedge goes elsewhere). The
+ *   preferences are dropped in the reverse order when nothing is left (an ejected upstream is still
+ *   better than none: Envoy's panic mode).
+ * - **Which one.** `balance: 'least-request'` (default): of two upstreams drawn at random, the one
+ *   with fewer requests in flight (power of two choices; Envoy `LEAST_REQUEST`, Finagle, Linkerd).
+ *   `'round-robin'`: a per-host rotation, a call's attempts moving on from its start.
+ * - **Outlier ejection.** Each attempt's outcome goes to the upstream's record: a refused
+ *   connection ejects it at once, `consecutiveFailures` failures in a row (a 5xx, a reset, an attempt
+ *   timeout) do too; ejections grow with repeats, and no more than `maxEjectionPercent` of the
+ *   upstreams (and never all) are out at once. Aborted attempts say nothing and are not counted.
+ *
+ * Each response or error handed up is marked with the upstream's URL (pipeline/route.ts), so the
+ * retry layer reports where an attempt went. When every upstream's breaker refuses, the call gets
  * `CircuitOpenError` (or the policy's `fallback`).
  */
-import { CircuitOpenError, isCircuitOpenError } from '../errors.js';
+import { CircuitOpenError, isAttemptTimeout, isCircuitOpenError, isTotalTimeout } from '../errors.js';
+import type { ResolvedOutlierDetection, ResolvedPolicy } from '../options.js';
 import { answerOpen } from '../pipeline/fallback.js';
-import type { Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
+import type { HostState } from '../pipeline/host-state.js';
+import { markRoute } from '../pipeline/route.js';
+import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
+import { BEFORE_SEND_CODES, networkFailure } from '../policy/classify.js';
+import type { AttemptVerdict } from '../policy/outlier.js';
 
 /** The caller's path and query on another origin. */
 export const rewriteOrigin = (url: URL, origin: string): URL => {
@@ -18,9 +37,20 @@ export const rewriteOrigin = (url: URL, origin: string): URL => {
   return target;
 };
 
-export const createUpstreamLayer = (context: LayerContext): Layer => {
-  /** Each call's start index, fixed at its first attempt. */
-  const starts = new WeakMap<PreparedRequest, number>();
+/** What an attempt's error says about the upstream; undefined when nothing (aborted from above, not the network's). */
+const verdictOf = (error: unknown, attempt: Attempt, policy: ResolvedPolicy): AttemptVerdict | undefined => {
+  if (attempt.signal?.aborted || isTotalTimeout(error)) return undefined;
+  if (isAttemptTimeout(error)) return 'failure';
+  const code = networkFailure(error) ?? (policy.retry ? networkFailure(error, policy.retry.errorCodes) : undefined);
+  if (code === undefined) return undefined;
+  return BEFORE_SEND_CODES.has(code) ? 'refused' : 'failure';
+};
+
+/** Per call: the upstreams it has sent to, and its round-robin start. */
+type CallRoute = { readonly tried: Set<string>; start: number | undefined };
+
+export const createUpstreamLayer = (context: LayerContext, random: () => number = Math.random): Layer => {
+  const calls = new WeakMap<PreparedRequest, CallRoute>();
   /** Normalised origins per (frozen, per-host cached) `upstreams` list. */
   const normalised = new WeakMap<readonly string[], readonly string[]>();
   const originsOf = (upstreams: readonly string[]): readonly string[] => {
@@ -32,30 +62,102 @@ export const createUpstreamLayer = (context: LayerContext): Layer => {
     return origins;
   };
 
+  /** Picks the upstream for an attempt, or undefined when every one's breaker refuses. */
+  const choose = (
+    origins: readonly string[],
+    route: CallRoute,
+    refused: ReadonlySet<string>,
+    request: PreparedRequest,
+  ): string | undefined => {
+    const open = origins.filter((origin) => !refused.has(origin) && !context.hosts.peek(origin)?.isOpen());
+    if (open.length === 0) return undefined;
+    const healthy = open.filter((origin) => !context.hosts.peek(origin)?.outlier.ejected());
+    const unpaused = healthy.filter((origin) => !(context.hosts.peek(origin)?.pushback.remaining() ?? 0));
+    const fresh = unpaused.filter((origin) => !route.tried.has(origin));
+    const candidates = [fresh, unpaused, healthy, open].find((list) => list.length > 0) as string[];
+    if (candidates.length === 1) return candidates[0];
+    if (request.policy.balance === 'round-robin') {
+      if (route.start === undefined) {
+        const logical = context.hosts.get(request.url.origin);
+        route.start = logical.rotation;
+        logical.rotation = (logical.rotation + 1) % origins.length;
+      }
+      for (let i = 0; i < origins.length; i++) {
+        const origin = origins[(route.start + route.tried.size + i) % origins.length] as string;
+        if (candidates.includes(origin)) return origin;
+      }
+    }
+    // Power of two choices on requests in flight.
+    const first = Math.floor(random() * candidates.length);
+    let second = Math.floor(random() * (candidates.length - 1));
+    if (second >= first) second++;
+    const a = candidates[first] as string;
+    const b = candidates[second] as string;
+    return (context.hosts.peek(b)?.inFlight ?? 0) < (context.hosts.peek(a)?.inFlight ?? 0) ? b : a;
+  };
+
+  /** Tells the upstream's record an attempt's outcome, ejecting it when that calls for it and the cap allows. */
+  const judge = (
+    state: HostState,
+    verdict: AttemptVerdict | undefined,
+    origins: readonly string[],
+    outlier: ResolvedOutlierDetection | false,
+    logicalHost: string,
+  ): void => {
+    if (!outlier || verdict === undefined || !state.outlier.record(verdict, outlier)) return;
+    if (state.outlier.ejected()) return;
+    let ejected = 0;
+    for (const origin of origins) if (context.hosts.peek(origin)?.outlier.ejected()) ejected++;
+    const cap = Math.max(1, Math.floor((origins.length * outlier.maxEjectionPercent) / 100));
+    if (ejected + 1 > cap || ejected + 1 >= origins.length) return;
+    const duration = state.outlier.eject(outlier);
+    context.emit({
+      type: 'ejection',
+      host: state.origin,
+      logicalHost,
+      duration,
+      ejections: state.outlier.total,
+      reason: verdict === 'refused' ? 'refused' : 'consecutive failures',
+    });
+  };
+
   return (next) => async (attempt) => {
     const { request } = attempt;
-    if (request.policy.upstreams.length === 0) return next(attempt);
-    const origins = originsOf(request.policy.upstreams);
-    const count = origins.length;
-
-    let start = starts.get(request);
-    if (start === undefined) {
-      const host = context.hosts.get(request.url.origin);
-      start = host.rotation;
-      host.rotation = (host.rotation + 1) % count;
-      starts.set(request, start);
+    const { policy } = request;
+    if (policy.upstreams.length === 0) return next(attempt);
+    const origins = originsOf(policy.upstreams);
+    let route = calls.get(request);
+    if (!route) {
+      route = { tried: new Set(), start: undefined };
+      calls.set(request, route);
     }
 
+    const refusedHere = new Set<string>();
     let refused: CircuitOpenError | undefined;
-    for (let i = 0; i < count; i++) {
-      const origin = origins[(start + attempt.number + attempt.branch + i) % count] as string;
-      if (context.hosts.peek(origin)?.isOpen()) continue;
+    for (;;) {
+      const origin = choose(origins, route, refusedHere, request);
+      if (origin === undefined) break;
+      route.tried.add(origin);
+      const state = context.hosts.get(origin);
+      state.upstream = true;
+      const url = rewriteOrigin(attempt.url, origin);
+      state.inFlight++;
+      let response: Response;
       try {
-        return await next({ ...attempt, url: rewriteOrigin(attempt.url, origin) });
+        response = await next({ ...attempt, url });
       } catch (error) {
-        if (!isCircuitOpenError(error)) throw error;
-        refused = error; // its breaker refused in the meantime: move on to the next upstream
+        state.inFlight--;
+        if (isCircuitOpenError(error)) {
+          refused = error; // its breaker refused in the meantime: move on to the next upstream
+          refusedHere.add(origin);
+          continue;
+        }
+        judge(state, verdictOf(error, attempt, policy), origins, policy.outlierDetection, request.url.origin);
+        throw markRoute(error, url);
       }
+      state.inFlight--;
+      judge(state, response.status >= 500 ? 'failure' : 'success', origins, policy.outlierDetection, request.url.origin);
+      return markRoute(response, url);
     }
     const retryAfter = Math.min(...origins.map((origin) => context.hosts.peek(origin)?.reopensIn() ?? 0));
     const error = new CircuitOpenError(request.url.origin, retryAfter, refused && { cause: refused });

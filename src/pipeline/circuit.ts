@@ -1,39 +1,42 @@
 /**
  * One origin's circuit breaker: an opossum `CircuitBreaker` and what we track beside it (its state,
- * when it opened). Part of the origin's state record (host-state.ts), made the first time a call
- * with a breaker reaches the origin; the breaker layer runs attempts through it.
+ * when it opened, the call probing it). Part of the origin's state record (host-state.ts), made the
+ * first time a call with a breaker reaches the origin.
+ *
+ * It counts calls, not attempts: the breaker layer gates each attempt (`refuses`), and when a call
+ * ends it `commit`s one outcome per origin the call sent to: the origin's last answer in that call.
+ * A 503 that the call's retry turned into a 200 is a success; a call whose attempts at this origin
+ * were all cut off (the caller's abort, the total timeout, a losing hedge) is not counted at all.
+ * Half-open, the first call to arrive is the probe: its attempts go through, every other call is
+ * refused until it ends, and its outcome closes or reopens the breaker.
  */
 import CircuitBreaker from 'opossum';
 import type { ResolvedBreaker } from '../options.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** What opossum runs: the rest of the pipeline for one attempt. */
-export type Run = () => Promise<Response>;
+/** What opossum runs: a call's outcome at this origin, already known (see `commit`). */
+export type Run = () => Promise<void>;
 
-/** A response whose status counts as a failure, on its way through opossum. Never reaches the caller. */
-export class FailureStatus extends Error {
-  constructor(readonly response: Response) {
-    super(`status ${response.status}`);
+/** A call that failed at this origin, as opossum is told it. Never reaches the caller. */
+class CallFailed extends Error {
+  constructor() {
+    super('the call failed at this origin');
   }
 }
 
-/**
- * An outcome that is no failure of the host (the attempt was aborted from above, or the error is no
- * network failure). opossum counts it as a success. Never reaches the caller.
- */
-export class NotCounted extends Error {
-  constructor(readonly error: unknown) {
-    super('not a failure of the host');
-  }
-}
+const succeeded: Run = () => Promise.resolve();
+const failed: Run = () => Promise.reject(new CallFailed());
+const ignore = () => {};
 
 /** One origin's breaker and what we track beside it. */
 export class Circuit {
   state: CircuitState = 'closed';
   /** `Date.now()` when it last opened. */
   openedAt = 0;
-  readonly breaker: CircuitBreaker<[Run], Response>;
+  readonly breaker: CircuitBreaker<[Run], void>;
+  /** While half-open: the call whose outcome decides (its attempts go through, others are refused). */
+  probe: object | undefined;
   /** The options object opossum keeps as its own `options` and reads at each decision. */
   readonly #options: CircuitBreaker.Options<[Run]>;
   #resetTimeout: number;
@@ -53,9 +56,8 @@ export class Circuit {
       // No snapshot interval, and no latency arrays sorted on every failure: we do not read them.
       enableSnapshots: false,
       rollingPercentilesEnabled: false,
-      errorFilter: (error: unknown) => error instanceof NotCounted,
     };
-    this.breaker = new CircuitBreaker<[Run], Response>((run) => run(), this.#options);
+    this.breaker = new CircuitBreaker<[Run], void>((run) => run(), this.#options);
     // opossum unrefs its bucket interval and reset timer itself (opossum 9, lib/status.js and lib/circuit.js).
     const move = (to: CircuitState) => () => {
       const from = this.state;
@@ -64,7 +66,10 @@ export class Circuit {
       if (to === 'open') this.openedAt = Date.now();
       onTransition(from, to);
     };
-    this.breaker.on('open', move('open'));
+    this.breaker.on('open', () => {
+      this.probe = undefined;
+      move('open')();
+    });
     this.breaker.on('halfOpen', move('half-open'));
     this.breaker.on('close', move('closed'));
   }
@@ -81,9 +86,35 @@ export class Circuit {
     this.#resetTimeout = settings.resetTimeout;
   }
 
-  /** True when a call would be refused now: open, or half-open with its one probe already out. */
+  /** True when a call would be refused now: open, or half-open with its probe out. */
   get refusing(): boolean {
-    return this.breaker.opened || (this.breaker.halfOpen && !this.breaker.pendingClose);
+    return this.breaker.opened || (this.breaker.halfOpen && this.probe !== undefined);
+  }
+
+  /**
+   * Whether an attempt of `call` is refused now; a call that finds the breaker half-open with no
+   * probe out becomes the probe.
+   */
+  refuses(call: object): boolean {
+    if (this.breaker.opened) return true;
+    if (!this.breaker.halfOpen) return false;
+    this.probe ??= call;
+    return this.probe !== call;
+  }
+
+  /**
+   * A call ended: `outcome` is its last counted answer here (`undefined`: none counted). Counted
+   * while closed, and for the probe while half-open; a call that ends while the breaker is open
+   * (another call's outcome opened it meanwhile) adds nothing.
+   */
+  commit(call: object, outcome: 'success' | 'failure' | undefined): void {
+    if (this.breaker.halfOpen) {
+      if (this.probe !== call) return;
+      this.probe = undefined;
+      // An aborted probe tells nothing: open again, probe later.
+      if (outcome === undefined) return void this.breaker.open();
+    } else if (this.breaker.opened || outcome === undefined) return;
+    this.breaker.fire(outcome === 'success' ? succeeded : failed).catch(ignore);
   }
 
   /** Milliseconds until a probe may go out (0 while half-open: the probe's outcome decides). */

@@ -1,7 +1,8 @@
 /**
  * Per-origin state: one record per origin (`scheme://host:port`), the only place any layer keeps
  * what outlives a call. Counters, the retry and hedge budgets, the latency window, server pushback,
- * the throttle's counts, the circuit breaker and the upstream rotation of one origin live in one
+ * the throttle's counts, the circuit breaker, the upstream rotation and, for an upstream, its
+ * requests in flight and outlier ejection of one origin live in one
  * `HostState`, are made in one place (`HostStates.get`), and are evicted together from one bounded
  * least-recently-used map (`maxHosts`), the breaker's timers shut down with them. `stats()` reads it.
  *
@@ -19,6 +20,7 @@ import type { ResolvedBreaker, ResolvedRetryBudget, ResolvedThrottle } from '../
 import { RatioBudget } from '../policy/budget.js';
 import { LatencyWindow } from '../policy/latency-window.js';
 import { Pushback } from '../policy/pushback.js';
+import { OutlierState } from '../policy/outlier.js';
 import { ThrottleState } from '../policy/throttle.js';
 import { Circuit } from './circuit.js';
 import type { OriginView } from './types.js';
@@ -54,8 +56,14 @@ export class HostState implements OriginView {
   readonly latency = new LatencyWindow(LATENCY_SAMPLES);
   /** A 429/503 `Retry-After` that holds back this origin's retries. */
   readonly pushback = new Pushback();
-  /** Next upstream index for calls to this (logical) origin. */
+  /** Next upstream index for calls to this (logical) origin (`balance: 'round-robin'`). */
   rotation = 0;
+  /** As an upstream: requests in flight (until their response headers), for `'least-request'`. */
+  inFlight = 0;
+  /** As an upstream: consecutive failures and ejections (outlier detection). */
+  readonly outlier = new OutlierState();
+  /** Whether the upstream layer has sent to this origin as an upstream (its outlier state is reported then). */
+  upstream = false;
 
   #retryBudget: RatioBudget | undefined;
   #hedgeBudget: RatioBudget | undefined;
@@ -144,6 +152,7 @@ export class HostState implements OriginView {
       out.latency = latency;
     }
     if (this.#throttle) out.throttle = this.#throttle.snapshot();
+    if (this.upstream) out.outlier = { ...this.outlier.snapshot(), inFlight: this.inFlight };
     return out;
   }
 

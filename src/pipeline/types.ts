@@ -96,6 +96,11 @@ export interface LayerContext {
   /** Every origin's state record: `get` makes it on first use, `peek` never does. */
   readonly hosts: HostStates;
   /**
+   * Runs `end` once the call of `request` has settled (its response or error handed to the caller),
+   * in the order registered. For what can only be judged per call (the breaker counts calls).
+   */
+  onCallEnd(request: PreparedRequest, end: () => void): void;
+  /**
    * Aborts the moment `close()` is called, before the pool closes. Whatever a call waits for besides
    * the network (a back-off sleep, a hedge delay) ends on it, so every pending call settles promptly.
    * Always set by the client; optional for layer tests that never close.

@@ -8,9 +8,17 @@
  * while a sliding window forgets an outage after `window` ms by itself, and its balance reads as
  * "retries left" in stats().
  *
+ * Two kinds of extra request cost nothing (the AWS SDKs' standard retry mode refunds the first;
+ * Finagle, Linkerd and Envoy ratio budgets do neither, and so refuse retries that would succeed):
+ * - a retry that ends in success gives its token back (`refund`): it saved a call instead of piling
+ *   onto a failing host, and on a flaky host most retries do;
+ * - a retry of a request that was never sent (connection refused, DNS failure, connect timeout) is
+ *   not charged at all by the retry layer: it costs the host nothing.
+ *
  * The bound it gives: over any stretch of T ms in which C calls start, at most
- * `ratio·C + (minPerSecond·window/1000)·(⌈T/window⌉ + 1)` extra requests are made. For a host called at
- * `r` calls per second that is an amplification of at most `1 + ratio + minPerSecond / r`.
+ * `ratio·C + (minPerSecond·window/1000)·(⌈T/window⌉ + 1)` extra requests are made and not refunded —
+ * in an outage, where nothing succeeds, that is every extra request. For a host called at `r` calls
+ * per second that is an amplification of at most `1 + ratio + minPerSecond / r`.
  */
 
 /** The clock budgets read: milliseconds, monotonic. */
@@ -49,9 +57,23 @@ export class SlidingSum {
     this.#bucketStart += steps * this.#bucketMs;
   }
 
-  add(amount = 1): void {
+  /** Adds `amount` now; returns when (the bucket's start), for `remove`. */
+  add(amount = 1): number {
     this.#advance();
     this.#values[this.#bucket]! += amount;
+    return this.#bucketStart;
+  }
+
+  /**
+   * Takes back `amount` added at `stamp` (what `add` returned), from the bucket it went into; nothing
+   * when that bucket has left the window already (the amount no longer counts anyway).
+   */
+  remove(amount: number, stamp: number): void {
+    this.#advance();
+    const age = Math.round((this.#bucketStart - stamp) / this.#bucketMs);
+    if (age < 0 || age >= BUCKETS) return;
+    const bucket = (this.#bucket - age + BUCKETS) % BUCKETS;
+    this.#values[bucket] = Math.max(0, this.#values[bucket]! - amount);
   }
 
   sum(): number {
@@ -71,6 +93,9 @@ export type RatioBudgetOptions = {
   readonly window: number;
 };
 
+/** One extra request's spending, as `RatioBudget.spend` returns it. */
+export type Spending = { readonly at: number };
+
 export class RatioBudget {
   #options: RatioBudgetOptions;
   #reserve: number;
@@ -78,6 +103,8 @@ export class RatioBudget {
   readonly #spent: SlidingSum;
   /** Extra requests refused since the budget was created. */
   #refused = 0;
+  /** Extra requests given back since the budget was created (they ended in success). */
+  #refunded = 0;
 
   constructor(options: RatioBudgetOptions, now: Clock = defaultClock) {
     this.#options = Object.freeze({ ratio: options.ratio, minPerSecond: options.minPerSecond, window: options.window });
@@ -107,14 +134,27 @@ export class RatioBudget {
     this.#calls.add();
   }
 
-  /** Spends one extra request if the budget allows; returns whether it did. */
-  tryWithdraw(): boolean {
+  /**
+   * Spends one extra request if the budget allows. Returns the spending (to hand to `refund` if the
+   * request ends in success), or `undefined` when refused.
+   */
+  spend(): Spending | undefined {
     if (this.balance() < 1) {
       this.#refused++;
-      return false;
+      return undefined;
     }
-    this.#spent.add();
-    return true;
+    return { at: this.#spent.add() };
+  }
+
+  /** Spends one extra request if the budget allows; returns whether it did. */
+  tryWithdraw(): boolean {
+    return this.spend() !== undefined;
+  }
+
+  /** Gives back what `spend` took: that extra request ended in success. */
+  refund(spending: Spending): void {
+    this.#spent.remove(1, spending.at);
+    this.#refunded++;
   }
 
   /** Extra requests that may be made now (fractional: a call deposits `ratio` of one). */
@@ -122,9 +162,12 @@ export class RatioBudget {
     return this.#reserve + this.#options.ratio * this.#calls.sum() - this.#spent.sum();
   }
 
-  /** Plain numbers for stats(): calls and extra requests in the window, whole requests left, refusals. */
-  snapshot(): { calls: number; spent: number; left: number; refused: number } {
+  /**
+   * Plain numbers for stats(): calls and extra requests (not refunded) in the window, whole requests
+   * left, and since the budget was made the refusals and the refunds.
+   */
+  snapshot(): { calls: number; spent: number; left: number; refused: number; refunded: number } {
     const left = Math.max(0, Math.floor(this.balance()));
-    return { calls: this.#calls.sum(), spent: this.#spent.sum(), left, refused: this.#refused };
+    return { calls: this.#calls.sum(), spent: this.#spent.sum(), left, refused: this.#refused, refunded: this.#refunded };
   }
 }

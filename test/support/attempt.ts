@@ -1,7 +1,7 @@
 /** Builds the `PreparedRequest` / `Attempt` a layer receives, for unit tests with a stub `next`. */
 import type { ResilientEvent } from '../../src/diagnostics.js';
 import { HostStates } from '../../src/pipeline/host-state.js';
-import type { Attempt, LayerContext, PreparedRequest } from '../../src/pipeline/types.js';
+import type { Attempt, LayerContext, PreparedRequest, Send } from '../../src/pipeline/types.js';
 import type { Policy } from '../../src/options.js';
 import { freezePolicy } from '../../src/resolve-policy.js';
 
@@ -46,11 +46,28 @@ export const layerContext = ({ maxHosts = 100, open }: { maxHosts?: number; open
     state.reopensIn = () => reopensIn;
   }
   const closing = new AbortController();
-  const context: LayerContext = { emit, hosts, closing: closing.signal };
+  const ends = new Map<object, Array<() => void>>();
+  const context: LayerContext = {
+    emit,
+    hosts,
+    closing: closing.signal,
+    onCallEnd: (request, end) => void ends.set(request, [...(ends.get(request) ?? []), end]),
+  };
+  /** Ends the call of `request`, as the client does once its answer is handed over. */
+  const endCall = (request: object) => {
+    const list = ends.get(request) ?? [];
+    ends.delete(request);
+    for (const end of list) end();
+  };
+  /** `send` as one whole call per attempt: the call ends when the attempt settles. */
+  const asCalls =
+    (send: Send): Send =>
+    (attempt) =>
+      send(attempt).finally(() => endCall(attempt.request));
   const stats = (origin: string) => (hosts.peek(origin)?.snapshot() ?? {}) as Record<string, unknown>;
   const close = async () => {
     closing.abort(new TypeError('resilient-fetch: this client is closed'));
     hosts.clear();
   };
-  return { context, events, stats, close, hosts };
+  return { context, events, stats, close, hosts, endCall, asCalls };
 };

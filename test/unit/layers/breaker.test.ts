@@ -48,7 +48,7 @@ afterEach(async () => {
 describe('breaker layer', () => {
   test('opens after volumeThreshold failing statuses, then rejects without calling next', async () => {
     const next = vi.fn<Send>(status(503));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     const first = await sendMany(send, 10, () => attemptFor(A));
     expect(first.every((r) => r instanceof Response && r.status === 503)).toBe(true);
     expect(next).toHaveBeenCalledTimes(10);
@@ -66,7 +66,7 @@ describe('breaker layer', () => {
 
   test('a failure status is counted but its Response reaches the caller with its body', async () => {
     const response = new Response('still here', { status: 502 });
-    const send = createBreakerLayer(h.context)(() => Promise.resolve(response));
+    const send = h.asCalls(createBreakerLayer(h.context)(() => Promise.resolve(response)));
     const got = await send(attemptFor(A));
     expect(got).toBe(response);
     expect(await got.text()).toBe('still here');
@@ -75,7 +75,7 @@ describe('breaker layer', () => {
 
   test('4xx are successes for the breaker', async () => {
     const next = vi.fn<Send>(status(404));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 30, () => attemptFor(A));
     expect(next).toHaveBeenCalledTimes(30);
     expect(h.stats('http://a.test:8080')).toMatchObject({
@@ -86,11 +86,11 @@ describe('breaker layer', () => {
 
   test('failureStatusCodes decides which statuses count', async () => {
     const policy: Policy = { breaker: { ...BREAKER, failureStatusCodes: [429] } };
-    const send = createBreakerLayer(h.context)(status(429));
+    const send = h.asCalls(createBreakerLayer(h.context)(status(429)));
     await sendMany(send, 10, () => attemptFor(A, policy));
     expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', failures: 10 } });
     const h2 = harness();
-    const send503 = createBreakerLayer(h2.context)(status(503));
+    const send503 = h2.asCalls(createBreakerLayer(h2.context)(status(503)));
     await sendMany(send503, 10, () => attemptFor(A, policy));
     expect(h2.stats('http://a.test:8080')).toMatchObject({
       breaker: { state: 'closed', fires: 10, failures: 0, successes: 10, rejects: 0 },
@@ -100,8 +100,10 @@ describe('breaker layer', () => {
 
   test('network errors and attempt timeouts count as failures', async () => {
     let i = 0;
-    const send = createBreakerLayer(h.context)(() =>
-      Promise.reject(i++ % 2 ? new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }) : attemptTimeoutError(50)),
+    const send = h.asCalls(
+      createBreakerLayer(h.context)(() =>
+        Promise.reject(i++ % 2 ? new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }) : attemptTimeoutError(50)),
+      ),
     );
     const errors = await sendMany(send, 10, () => attemptFor(A));
     expect(errors.slice(0, 2).map((e) => (e as Error).name)).toEqual(['TimeoutError', 'TypeError']);
@@ -109,7 +111,7 @@ describe('breaker layer', () => {
   });
 
   test("a caller's abort is not a failure, and rejects with the caller's reason", async () => {
-    const send = createBreakerLayer(h.context)((attempt) => Promise.reject(attempt.signal?.reason));
+    const send = h.asCalls(createBreakerLayer(h.context)((attempt) => Promise.reject(attempt.signal?.reason)));
     const reasons: unknown[] = [];
     for (let i = 0; i < 30; i++) {
       const controller = new AbortController();
@@ -118,14 +120,13 @@ describe('breaker layer', () => {
       reasons.push(reason);
       await expect(send(attemptFor(A, undefined, controller.signal))).rejects.toBe(reason);
     }
-    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
-    // error as a success, so each abort counts as a fire and a success. With that fix: 0 and 0.
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 30, successes: 30, failures: 0 } });
+    // Issue 14 item 2: an abort is not counted at all (no fire, no success), so it cannot dilute the error rate.
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 0, successes: 0, failures: 0 } });
   });
 
   test('one origin open changes nothing for another', async () => {
     const next = vi.fn<Send>((attempt) => (attempt.url.hostname === 'a.test' ? status(503)() : status(200)()));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 10, () => attemptFor(A));
     await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
     const fromB = await sendMany(send, 20, () => attemptFor(B));
@@ -143,7 +144,7 @@ describe('breaker layer', () => {
       await gate;
       return status(200)();
     });
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 10, () => attemptFor(A));
     await vi.advanceTimersByTimeAsync(999);
     await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
@@ -169,7 +170,7 @@ describe('breaker layer', () => {
 
   test('a failed probe opens the breaker again for another resetTimeout', async () => {
     const next = vi.fn<Send>(status(503));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 10, () => attemptFor(A));
     await vi.advanceTimersByTimeAsync(1_000);
     expect(((await send(attemptFor(A))) as Response).status).toBe(503);
@@ -190,7 +191,7 @@ describe('breaker layer', () => {
   test('an aborted probe does not close the breaker: it opens again and probes later', async () => {
     let healthy = false;
     const next = vi.fn<Send>((attempt) => (healthy ? Promise.reject(attempt.signal?.reason) : status(503)()));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 10, () => attemptFor(A));
     await vi.advanceTimersByTimeAsync(1_000);
     healthy = true;
@@ -214,7 +215,7 @@ describe('breaker layer', () => {
       },
     };
     const next = vi.fn<Send>(status(503));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     const first = await sendMany(send, 10, () => attemptFor(A, policy));
     expect(first.every((r) => r instanceof Response && r.status === 503)).toBe(true);
     expect(seen).toHaveLength(0); // failures before opening are answered by the server
@@ -235,7 +236,7 @@ describe('breaker layer', () => {
 
   test('breaker: false sends straight through and keeps no breaker', async () => {
     const next = vi.fn<Send>(status(503));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 30, () => attemptFor(A, { breaker: false }));
     expect(next).toHaveBeenCalledTimes(30);
     expect(h.stats('http://a.test:8080')).toEqual({});
@@ -243,7 +244,7 @@ describe('breaker layer', () => {
 
   test('each breaker gets its own opossum options object, with timeout and snapshots off', async () => {
     const fire = vi.spyOn(CircuitBreaker.prototype, 'fire');
-    const send = createBreakerLayer(h.context)(status(200));
+    const send = h.asCalls(createBreakerLayer(h.context)(status(200)));
     await send(attemptFor(A));
     await send(attemptFor(B));
     await send(attemptFor(A));
@@ -264,10 +265,10 @@ describe('breaker layer', () => {
   test('the registry is bounded: least recently used breakers are shut down', async () => {
     const small = harness(5);
     const shutdown = vi.spyOn(CircuitBreaker.prototype, 'shutdown');
-    const send = createBreakerLayer(small.context)(status(200));
+    const send = small.asCalls(createBreakerLayer(small.context)(status(200)));
     for (let i = 0; i < 50; i++) await send(attemptFor(`http://h${i}.test/`));
     expect(shutdown).toHaveBeenCalledTimes(45);
-    expect(small.stats('http://h0.test')).toEqual({});
+    expect(small.hosts.peek('http://h0.test')).toBeUndefined();
     expect(small.stats('http://h49.test')).toMatchObject({ breaker: { state: 'closed', successes: 1 } });
     await small.close();
     expect(shutdown).toHaveBeenCalledTimes(50);
@@ -276,7 +277,7 @@ describe('breaker layer', () => {
   test('close() shuts every breaker down; later attempts pass straight through', async () => {
     const shutdown = vi.spyOn(CircuitBreaker.prototype, 'shutdown');
     const next = vi.fn<Send>(status(503));
-    const send = createBreakerLayer(h.context)(next);
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 10, () => attemptFor(A));
     await send(attemptFor(B));
     await h.close();
@@ -284,5 +285,57 @@ describe('breaker layer', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(((await send(attemptFor(A))) as Response).status).toBe(503);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('issue-14: the breaker counts calls, not attempts', () => {
+  test('a call whose 503 its retry turned into a 200 is one success; a call with two 503s is one failure', async () => {
+    const answers = [503, 200, 503, 503];
+    const next = vi.fn<Send>(() => Promise.resolve(new Response(null, { status: answers.shift() ?? 200 })));
+    const send = createBreakerLayer(h.context)(next);
+    const saved = attemptFor(A);
+    await send(saved);
+    await send({ ...saved, number: 1 });
+    h.endCall(saved.request);
+    const lost = attemptFor(A);
+    await send(lost);
+    await send({ ...lost, number: 1 });
+    h.endCall(lost.request);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next).toHaveBeenCalledTimes(4);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed', fires: 2, successes: 1, failures: 1 } });
+  });
+
+  test('200 calls that each get a 503 then a 200 never open it (volumeThreshold 10, 50 %)', async () => {
+    let n = 0;
+    const send = createBreakerLayer(h.context)(() => Promise.resolve(new Response(null, { status: n++ % 2 === 0 ? 503 : 200 })));
+    for (let i = 0; i < 200; i++) {
+      const first = attemptFor(A);
+      await send(first);
+      await send({ ...first, number: 1 });
+      h.endCall(first.request);
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breakerEvents(h.events)).toEqual([]);
+    expect(h.stats('http://a.test:8080')).toMatchObject({
+      breaker: { state: 'closed', fires: 200, successes: 200, failures: 0 },
+    });
+  });
+
+  test('a hedge branch cut off by the winner is not counted; the winner is', async () => {
+    const send = createBreakerLayer(h.context)((attempt) =>
+      attempt.branch === 0
+        ? new Promise<Response>((_, reject) => attempt.signal?.addEventListener('abort', () => reject(attempt.signal?.reason)))
+        : Promise.resolve(new Response('hedge')),
+    );
+    const call = attemptFor(A);
+    const loser = new AbortController();
+    const primary = send({ ...call, signal: loser.signal }).catch((e: unknown) => e);
+    await send({ ...call, branch: 1 });
+    loser.abort(new DOMException('lost', 'AbortError'));
+    await primary;
+    h.endCall(call.request);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { fires: 1, successes: 1, failures: 0 } });
   });
 });

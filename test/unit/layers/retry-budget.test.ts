@@ -80,7 +80,44 @@ describe('retry budget in the retry layer', () => {
     const failing = transport((_a, i) => new Response(null, { status: i === 0 ? 503 : 200 }));
     const res = await call(failing.send, A, policy);
     expect(res.status).toBe(200);
-    expect(stats(A)).toMatchObject({ retryBudget: { calls: 11, spent: 1 } });
+    // The retry saved the call, so its token went back.
+    expect(stats(A)).toMatchObject({ retryBudget: { calls: 11, spent: 0, refunded: 1 } });
+  });
+
+  it('issue-14: 1,000 calls answered 503 then 200 all succeed under the default budget: a retry that succeeds gives back its token', async () => {
+    const { call, stats, events } = harness();
+    const { send, sent } = transport((attempt) => new Response(null, { status: attempt.number === 0 ? 503 : 200 }));
+    const policy: Policy = { retry: { backoff: () => 0 } };
+    const statuses: number[] = [];
+    for (let i = 0; i < 1_000; i++) statuses.push((await call(send, A, policy)).status);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(sent).toHaveLength(2_000);
+    expect(events.some((e) => e.type === 'budget-exhausted')).toBe(false);
+    expect(stats(A)).toMatchObject({ retryBudget: { spent: 0, refused: 0, refunded: 1_000 } });
+  });
+
+  it('issue-14: in an outage (every attempt 503) retries stay capped at the ratio: nothing is refunded', async () => {
+    const { call, stats } = harness();
+    const { send, sent } = transport(() => new Response(null, { status: 503 }));
+    const policy: Policy = { retry: { limit: 3, backoff: () => 0, budget: { ratio: 0.1, minPerSecond: 0, window: 10_000 } } };
+    for (let i = 0; i < 1_000; i++) await call(send, A, policy);
+    expect(sent.length).toBeLessThanOrEqual(1_100);
+    expect(stats(A)).toMatchObject({ retryBudget: { refunded: 0 } });
+  });
+
+  it('issue-14: the retry of a request that was never sent (connection refused) spends nothing', async () => {
+    const { call, stats, events } = harness();
+    const refused = () =>
+      Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) });
+    const { send, sent } = transport((attempt) => {
+      if (attempt.number === 0) throw refused();
+      return new Response('ok');
+    });
+    const policy: Policy = { retry: { backoff: () => 0, budget: { ratio: 0.1, minPerSecond: 0, window: 10_000 } } };
+    for (let i = 0; i < 100; i++) expect((await call(send, A, policy)).status).toBe(200);
+    expect(sent).toHaveLength(200);
+    expect(events.some((e) => e.type === 'budget-exhausted')).toBe(false);
+    expect(stats(A)).toMatchObject({ retryBudget: { calls: 100, spent: 0, refused: 0, refunded: 0 } });
   });
 
   it('a ThrottledError is not retried and spends nothing', async () => {

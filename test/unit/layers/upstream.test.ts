@@ -14,7 +14,7 @@ const contextWith = (open?: Record<string, number>, events: ResilientEvent[] = [
   return { ...context, emit: (event) => void (events.push(event), seen.push(event)) };
 };
 
-const callFor = (url: string, policy: Policy = { upstreams: UPSTREAMS }) => {
+const callFor = (url: string, policy: Policy = { upstreams: UPSTREAMS, balance: 'round-robin' }) => {
   const first: Attempt = attemptOf(preparedRequest(url, policy));
   return { first, retry: (number: number, branch = 0): Attempt => ({ ...first, number, branch }) };
 };
@@ -51,7 +51,7 @@ describe('upstream layer', () => {
     ]);
   });
 
-  test('retries and hedges of one call move to the next upstream', async () => {
+  test('retries and hedges of one call go to an upstream it has not tried yet; once all are tried, round again', async () => {
     const { sent, next } = recorder();
     const send = createUpstreamLayer(contextWith())(next);
     await send(callFor('http://orders.svc:8080/').first); // the rotation now starts this host's next call at 10.0.0.2
@@ -64,7 +64,7 @@ describe('upstream layer', () => {
       'http://10.0.0.2:8080/',
       'http://10.0.0.3:8080/',
       'http://10.0.0.1:8080/',
-      'http://10.0.0.3:8080/',
+      'http://10.0.0.2:8080/',
     ]);
   });
 
@@ -138,5 +138,125 @@ describe('upstream layer', () => {
     const { first } = callFor('http://plain.example/p', {});
     await send(first);
     expect(next).toHaveBeenCalledWith(first);
+  });
+});
+
+describe('issue-14: upstreams like a load balancer', () => {
+  const refusedError = () =>
+    Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    });
+
+  test('least-request: of two upstreams drawn, the one with fewer requests in flight gets the call', async () => {
+    const pending: Array<() => void> = [];
+    const sent: string[] = [];
+    const next = vi.fn<Send>(
+      (attempt) =>
+        new Promise((resolve) => {
+          sent.push(attempt.url.origin);
+          pending.push(() => resolve(new Response('ok')));
+        }),
+    );
+    // Draws: first index 0, second index 0 (-> 1 after skipping the first): always 10.0.0.1 vs 10.0.0.2.
+    const { context } = layerContext();
+    const send = createUpstreamLayer(context, () => 0)(next);
+    const policy: Policy = { upstreams: UPSTREAMS };
+    const calls = [send(callFor('http://orders.svc/', policy).first), send(callFor('http://orders.svc/', policy).first)];
+    // The first went to .1 (a tie keeps the first drawn); .1 now has one in flight, so the second goes to .2.
+    expect(sent).toEqual(['http://10.0.0.1:8080', 'http://10.0.0.2:8080']);
+    for (const release of pending) release();
+    await Promise.all(calls);
+    expect(context.hosts.peek('http://10.0.0.1:8080')?.inFlight).toBe(0);
+  });
+
+  test('a refused connection ejects the upstream at once: later calls skip it, and an ejection event says so', async () => {
+    const events: ResilientEvent[] = [];
+    const sent: string[] = [];
+    const next = vi.fn<Send>(async (attempt) => {
+      sent.push(attempt.url.origin);
+      if (attempt.url.origin === 'http://10.0.0.1:8080') throw refusedError();
+      return new Response('ok');
+    });
+    const context = contextWith(undefined, events);
+    const send = createUpstreamLayer(context)(next);
+    const policy: Policy = { upstreams: UPSTREAMS, balance: 'round-robin' };
+    await expect(send(callFor('http://orders.svc/', policy).first)).rejects.toThrow('fetch failed');
+    for (let i = 0; i < 9; i++) await send(callFor('http://orders.svc/', policy).first);
+    expect(sent.filter((o) => o === 'http://10.0.0.1:8080')).toHaveLength(1);
+    expect(events).toEqual([
+      {
+        type: 'ejection',
+        host: 'http://10.0.0.1:8080',
+        logicalHost: 'http://orders.svc',
+        duration: 1_000,
+        ejections: 1,
+        reason: 'refused',
+      },
+    ]);
+    expect(context.hosts.peek('http://10.0.0.1:8080')?.snapshot()).toMatchObject({ outlier: { ejected: true, ejections: 1 } });
+  });
+
+  test('five failures in a row eject; a success in between resets the count; a repeat ejection lasts longer', async () => {
+    const answers = [503, 503, 503, 503, 200, 503, 503, 503, 503];
+    const next = vi.fn<Send>(async () => new Response(null, { status: answers.shift() ?? 503 }));
+    const events: ResilientEvent[] = [];
+    // .2's breaker is open, so every attempt goes to .1.
+    const context = contextWith({ 'http://10.0.0.2:8080': 60_000 }, events);
+    const send = createUpstreamLayer(context)(next);
+    const policy: Policy = { upstreams: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'] };
+    const outlier = () => context.hosts.peek('http://10.0.0.1:8080')?.outlier;
+    for (let i = 0; i < 8; i++) await send(callFor('http://svc.test/', policy).first);
+    expect(outlier()?.consecutive).toBe(3); // four 503s, a 200, three 503s
+    expect(outlier()?.ejected()).toBe(false);
+    await send(callFor('http://svc.test/', policy).first); // the fourth 503 in a row
+    expect(outlier()?.ejected()).toBe(false);
+    await send(callFor('http://svc.test/', policy).first); // the fifth
+    expect(outlier()?.ejected()).toBe(true);
+    expect(events.filter((e) => e.type === 'ejection')).toMatchObject([{ duration: 1_000, reason: 'consecutive failures' }]);
+    // The second ejection of the same upstream lasts twice as long.
+    vi.useFakeTimers();
+    try {
+      vi.advanceTimersByTime(1_000);
+      const outlierState = outlier()!;
+      expect(
+        outlierState.eject({ consecutiveFailures: 5, baseEjectionTime: 1_000, maxEjectionTime: 60_000, maxEjectionPercent: 50 }),
+      ).toBe(2_000);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('at most maxEjectionPercent of the upstreams are out at once, and never all', async () => {
+    const next = vi.fn<Send>(async () => {
+      throw refusedError();
+    });
+    const events: ResilientEvent[] = [];
+    const send = createUpstreamLayer(contextWith(undefined, events))(next);
+    const policy: Policy = { upstreams: UPSTREAMS, balance: 'round-robin' };
+    for (let i = 0; i < 6; i++) await send(callFor('http://orders.svc/', policy).first).catch(() => {});
+    // 3 upstreams, 50 %: one ejected at a time; the other two keep taking attempts.
+    expect(events.filter((e) => e.type === 'ejection')).toHaveLength(1);
+    const twoOfTwo = createUpstreamLayer(contextWith(undefined, events))(next);
+    events.length = 0;
+    for (let i = 0; i < 6; i++)
+      await twoOfTwo(callFor('http://x.svc/', { upstreams: UPSTREAMS.slice(0, 1), balance: 'round-robin' }).first).catch(
+        () => {},
+      );
+    expect(events).toHaveLength(0); // a single upstream is never ejected
+  });
+
+  test('an upstream paused by its Retry-After is avoided while another is free', async () => {
+    const sent: string[] = [];
+    const next = vi.fn<Send>(async (attempt) => {
+      sent.push(attempt.url.origin);
+      return new Response('ok');
+    });
+    const context = contextWith();
+    context.hosts
+      .get('http://10.0.0.1:8080')
+      .pushback.observe(new Response(null, { status: 503, headers: { 'retry-after': '3' } }), 30_000);
+    const send = createUpstreamLayer(context)(next);
+    for (let i = 0; i < 6; i++) await send(callFor('http://orders.svc/', { upstreams: UPSTREAMS }).first);
+    expect(sent).not.toContain('http://10.0.0.1:8080');
   });
 });

@@ -53,6 +53,23 @@ describe('SlidingSum', () => {
     expect(sum.sum()).toBe(0);
   });
 
+  it('remove() takes back from the bucket the amount went into, and nothing once it left the window', () => {
+    const time = clock();
+    const sum = new SlidingSum(1_000, time.now);
+    const early = sum.add(1);
+    time.advance(450);
+    const late = sum.add(1);
+    sum.remove(1, early);
+    expect(sum.sum()).toBe(1);
+    time.advance(600); // t = 1050: `early`'s bucket has left the window
+    sum.remove(1, early);
+    expect(sum.sum()).toBe(1);
+    sum.remove(1, late);
+    expect(sum.sum()).toBe(0);
+    sum.remove(5, late); // never below zero
+    expect(sum.sum()).toBe(0);
+  });
+
   it('rejects a window that is not a positive number', () => {
     expect(() => new SlidingSum(0)).toThrow(RangeError);
     expect(() => new SlidingSum(Number.NaN)).toThrow(RangeError);
@@ -60,17 +77,29 @@ describe('SlidingSum', () => {
 });
 
 describe('RatioBudget', () => {
+  it('issue-14: a refunded spending no longer counts, and is counted as refunded', () => {
+    const budget = new RatioBudget({ ratio: 0, minPerSecond: 1, window: 2_000 }, clock().now);
+    const one = budget.spend();
+    const two = budget.spend();
+    expect(budget.spend()).toBeUndefined();
+    budget.refund(one!);
+    expect(budget.snapshot()).toEqual({ calls: 0, spent: 1, left: 1, refused: 1, refunded: 1 });
+    expect(budget.spend()).toBeDefined();
+    budget.refund(two!);
+    expect(budget.snapshot()).toMatchObject({ spent: 1, refunded: 2 });
+  });
+
   const options = { ratio: 0.1, minPerSecond: 5, window: 10_000 };
 
   it('starts with the reserve: minPerSecond for each second of the window', () => {
     const budget = new RatioBudget(options, clock().now);
-    expect(budget.snapshot()).toEqual({ calls: 0, spent: 0, left: 50, refused: 0 });
+    expect(budget.snapshot()).toEqual({ calls: 0, spent: 0, left: 50, refused: 0, refunded: 0 });
   });
 
   it('refuses once the reserve is spent, and counts the refusals', () => {
     const budget = new RatioBudget({ ratio: 0.1, minPerSecond: 1, window: 3_000 }, clock().now);
     expect([1, 2, 3, 4].map(() => budget.tryWithdraw())).toEqual([true, true, true, false]);
-    expect(budget.snapshot()).toEqual({ calls: 0, spent: 3, left: 0, refused: 1 });
+    expect(budget.snapshot()).toEqual({ calls: 0, spent: 3, left: 0, refused: 1, refunded: 0 });
   });
 
   it('earns one retry per 1/ratio calls', () => {
