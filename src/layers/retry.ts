@@ -131,8 +131,12 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       for (const upstream of upstreams) least = Math.min(least, context.hosts.peek(upstream)?.pushback.remaining() ?? 0);
       return least === Infinity ? 0 : least;
     };
-    /** What the call's retries spent; given back if the call ends in success. */
+    /** What the call's failed retries were charged; given back if the call ends in success. */
     const spent: Spending[] = [];
+    /** A retry that failed as the host's failure (not a request that was never sent) is charged to the budget. */
+    const chargeFailed = (verdict: Verdict): void => {
+      if (budget && verdict.retryable && !verdict.unsent) spent.push(budget.charge());
+    };
     if (!retry || retry.limit === 0 || !request.replayable) return send(first);
 
     let previousDelay = 0;
@@ -146,9 +150,12 @@ export const createRetryLayer = (context: LayerContext): Layer => {
         if (request.signal?.aborted)
           throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, request.signal.reason);
         if (isTotalTimeout(error)) throw new Outcome(attempt, { retryable: false, reason: 'aborted' }, undefined, error);
-        throw new Outcome(attempt, judgeError(request, retry, error), undefined, error);
+        const verdict = judgeError(request, retry, error);
+        if (attemptNumber > 1) chargeFailed(verdict);
+        throw new Outcome(attempt, verdict, undefined, error);
       }
       const verdict = judgeResponse(request, retry, response);
+      if (attemptNumber > 1) chargeFailed(verdict);
       // A `shouldRetry` hook gets a say on every non-2xx response, not only the retryable ones.
       if (verdict.retryable || (retry.shouldRetry && !response.ok)) throw new Outcome(attempt, verdict, response);
       return response;
@@ -201,13 +208,9 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       }
       wait = Math.max(wait, paused());
       if (performance.now() + wait >= request.deadline) return giveUp(outcome, 'total timeout would pass during back-off');
-      if (budget && !unsent) {
-        const spending = budget.spend();
-        if (!spending) {
-          context.emit({ type: 'budget-exhausted', host: origin, kind: 'retry' });
-          return giveUp(outcome, 'retry budget exhausted');
-        }
-        spent.push(spending);
+      if (budget && !unsent && !budget.allows()) {
+        context.emit({ type: 'budget-exhausted', host: origin, kind: 'retry' });
+        return giveUp(outcome, 'retry budget exhausted');
       }
 
       previousDelay = wait;
@@ -291,7 +294,7 @@ export const createRetryLayer = (context: LayerContext): Layer => {
       if (!error.response) throw error.error;
       response = error.response;
     }
-    // The retries saved the call: what they spent goes back (a retried 503 handed over as the last answer did not).
+    // The retries saved the call: what the failed ones were charged goes back (a retried 503 handed over as the last answer did not).
     if (budget && spent.length > 0 && !retry.statusCodes.has(response.status))
       for (const spending of spent) budget.refund(spending);
     return response;

@@ -10,10 +10,13 @@
  *
  * Two kinds of extra request cost nothing (the AWS SDKs' standard retry mode refunds the first;
  * Finagle, Linkerd and Envoy ratio budgets do neither, and so refuse retries that would succeed):
- * - a retry that ends in success gives its token back (`refund`): it saved a call instead of piling
- *   onto a failing host, and on a flaky host most retries do;
+ * - a retry that ends in success costs nothing: the retry layer asks `allows()` before a retry and
+ *   `charge()`s a retry only once it has failed, and a call that ends in success gets back
+ *   (`refund`) what its failed retries were charged: it saved a call instead of piling onto a failing
+ *   host, and on a flaky host most retries do;
  * - a retry of a request that was never sent (connection refused, DNS failure, connect timeout) is
- *   not charged at all by the retry layer: it costs the host nothing.
+ *   not charged at all: it costs the host nothing.
+ * Hedges spend when they are sent (`spend`).
  *
  * The bound it gives: over any stretch of T ms in which C calls start, at most
  * `ratio·C + (minPerSecond·window/1000)·(⌈T/window⌉ + 1)` extra requests are made and not refunded —
@@ -149,6 +152,18 @@ export class RatioBudget {
   /** Spends one extra request if the budget allows; returns whether it did. */
   tryWithdraw(): boolean {
     return this.spend() !== undefined;
+  }
+
+  /** Whether one more extra request may be made now (counted as a refusal when not). Spends nothing. */
+  allows(): boolean {
+    if (this.balance() >= 1) return true;
+    this.#refused++;
+    return false;
+  }
+
+  /** Charges one extra request that was made (a retry that failed), whatever the balance. */
+  charge(): Spending {
+    return { at: this.#spent.add() };
   }
 
   /** Gives back what `spend` took: that extra request ended in success. */

@@ -9,7 +9,7 @@ import { CircuitOpenError, createFetch, isCircuitOpenError } from '../../src/ind
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetch } from '../../src/client.js';
 import type { BreakerOptions, ResilientFetchOptions } from '../../src/options.js';
-import { refusedPort, sleep, startServer, test } from '../support/server.js';
+import { eventually, refusedPort, sleep, startServer, test } from '../support/server.js';
 
 const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 300 };
 
@@ -92,17 +92,18 @@ describe('circuit breaker against a real server', () => {
     server.handle(always(503));
     const events: ResilientEvent[] = [];
     const fetch = client({
-      defaults: { retry: { backoff: { base: 1, max: 2 } }, breaker: { volumeThreshold: 4, resetTimeout: 10_000 } },
+      defaults: { retry: { backoff: { base: 1, max: 2 }, budget: false }, breaker: { volumeThreshold: 4, resetTimeout: 10_000 } },
       onEvent: (e) => events.push(e),
     });
-    expect((await fetch(server.url)).status).toBe(503); // three attempts
-    expect(server.deliveries).toHaveLength(3);
-    await expect(fetch(server.url)).rejects.toBeInstanceOf(CircuitOpenError); // 4th attempt opens; its retry is refused
-    expect(server.deliveries).toHaveLength(4);
+    // The breaker counts calls: four failed calls of three attempts each open it.
+    for (let i = 0; i < 4; i++) expect((await fetch(server.url)).status).toBe(503);
+    expect(server.deliveries).toHaveLength(12);
+    await eventually(() => breakerOf(fetch, server.origin)?.state === 'open');
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'open', fires: 4, failures: 4 });
     for (let i = 0; i < 5; i++) await expect(fetch(server.url)).rejects.toBeInstanceOf(CircuitOpenError);
-    expect(server.deliveries).toHaveLength(4);
+    expect(server.deliveries).toHaveLength(12);
     const retries = events.filter((e) => e.type === 'retry');
-    expect(retries).toHaveLength(3);
+    expect(retries).toHaveLength(8);
     expect(retries.every((e) => e.type === 'retry' && e.reason === 'status 503')).toBe(true);
   });
 
@@ -159,9 +160,8 @@ describe('circuit breaker against a real server', () => {
       await expect(pending).rejects.toThrow(`stop ${i}`);
     }
     expect(server.deliveries).toHaveLength(10);
-    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
-    // error as a success, so each of these counts as a fire and a success. With that fix: 0 and 0.
-    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 10, successes: 10, failures: 0 });
+    // Issue 14 item 2: not counted at all, so aborts cannot water the error rate down.
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 0, successes: 0, failures: 0 });
   });
 
   test('total timeouts are not failures, with or without a caller signal', async ({ server }) => {
@@ -177,9 +177,8 @@ describe('circuit breaker against a real server', () => {
       });
     }
     expect(server.deliveries).toHaveLength(6);
-    // Known defect, issue 14 item 2 (breaker dilution): opossum's errorFilter reports a filtered
-    // error as a success, so each of these counts as a fire and a success. With that fix: 0 and 0.
-    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 6, successes: 6, failures: 0 });
+    // Issue 14 item 2: not counted at all.
+    expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'closed', fires: 0, successes: 0, failures: 0 });
   });
 
   test('fallback answers while open; the server receives nothing', async ({ server }) => {

@@ -80,11 +80,11 @@ describe('retry budget in the retry layer', () => {
     const failing = transport((_a, i) => new Response(null, { status: i === 0 ? 503 : 200 }));
     const res = await call(failing.send, A, policy);
     expect(res.status).toBe(200);
-    // The retry saved the call, so its token went back.
-    expect(stats(A)).toMatchObject({ retryBudget: { calls: 11, spent: 0, refunded: 1 } });
+    // The retry was allowed by the deposits, and it succeeded: nothing is charged.
+    expect(stats(A)).toMatchObject({ retryBudget: { calls: 11, spent: 0, refused: 0 } });
   });
 
-  it('issue-14: 1,000 calls answered 503 then 200 all succeed under the default budget: a retry that succeeds gives back its token', async () => {
+  it('issue-14: 1,000 calls answered 503 then 200 all succeed under the default budget: a retry that succeeds costs nothing', async () => {
     const { call, stats, events } = harness();
     const { send, sent } = transport((attempt) => new Response(null, { status: attempt.number === 0 ? 503 : 200 }));
     const policy: Policy = { retry: { backoff: () => 0 } };
@@ -93,7 +93,17 @@ describe('retry budget in the retry layer', () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(sent).toHaveLength(2_000);
     expect(events.some((e) => e.type === 'budget-exhausted')).toBe(false);
-    expect(stats(A)).toMatchObject({ retryBudget: { spent: 0, refused: 0, refunded: 1_000 } });
+    expect(stats(A)).toMatchObject({ retryBudget: { spent: 0, refused: 0 } });
+  });
+
+  it('issue-14: a call whose first retry fails and second succeeds gets the failed retry’s charge back', async () => {
+    const { call, stats } = harness();
+    const { send, sent } = transport((attempt) => new Response(null, { status: attempt.number < 2 ? 503 : 200 }));
+    const policy: Policy = { retry: { backoff: () => 0, budget: { ratio: 0, minPerSecond: 1, window: 2_000 } } };
+    for (let i = 0; i < 50; i++) expect((await call(send, A, policy)).status).toBe(200);
+    expect(sent).toHaveLength(150);
+    // The reserve is 2; 50 calls each had a failed retry, charged and then refunded.
+    expect(stats(A)).toMatchObject({ retryBudget: { spent: 0, refused: 0, refunded: 50 } });
   });
 
   it('issue-14: in an outage (every attempt 503) retries stay capped at the ratio: nothing is refunded', async () => {
