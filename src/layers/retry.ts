@@ -26,7 +26,7 @@ import { delay } from '../internal/delay.js';
 import { discard } from '../internal/discard.js';
 import type { ResolvedRetry } from '../options.js';
 import type { Spending } from '../policy/budget.js';
-import { routeOf } from '../pipeline/route.js';
+import { routeOf, upstreamOrigins } from '../pipeline/route.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 import { isAttemptTimeout, isTotalTimeout, totalTimeoutError } from '../errors.js';
@@ -73,17 +73,6 @@ export const judgeError = (request: PreparedRequest, retry: ResolvedRetry, error
   const unsent = BEFORE_SEND_CODES.has(code);
   if (methodAllowed(request, retry) || unsent) return { retryable: true, reason: code, unsent };
   return { retryable: false, reason: `${code}, ${request.method} not idempotent` };
-};
-
-/** Normalised origins per (frozen, per-host cached) `upstreams` list. */
-const normalised = new WeakMap<readonly string[], readonly string[]>();
-const upstreamOrigins = (upstreams: readonly string[]): readonly string[] => {
-  let origins = normalised.get(upstreams);
-  if (!origins) {
-    origins = upstreams.map((upstream) => new URL(upstream).origin);
-    normalised.set(upstreams, origins);
-  }
-  return origins;
 };
 
 /** Bounds the re-checks of a pause that other calls keep extending while this one sleeps. */

@@ -24,7 +24,7 @@ import { CircuitOpenError, isAttemptTimeout, isCircuitOpenError, isTotalTimeout 
 import type { ResolvedOutlierDetection, ResolvedPolicy } from '../options.js';
 import { answerOpen } from '../pipeline/fallback.js';
 import type { HostState } from '../pipeline/host-state.js';
-import { markRoute } from '../pipeline/route.js';
+import { markRoute, upstreamOrigins } from '../pipeline/route.js';
 import type { Attempt, Layer, LayerContext, PreparedRequest } from '../pipeline/types.js';
 import { BEFORE_SEND_CODES, networkFailure } from '../policy/classify.js';
 import type { AttemptVerdict } from '../policy/outlier.js';
@@ -51,16 +51,6 @@ type CallRoute = { readonly tried: Set<string>; start: number | undefined };
 
 export const createUpstreamLayer = (context: LayerContext, random: () => number = Math.random): Layer => {
   const calls = new WeakMap<PreparedRequest, CallRoute>();
-  /** Normalised origins per (frozen, per-host cached) `upstreams` list. */
-  const normalised = new WeakMap<readonly string[], readonly string[]>();
-  const originsOf = (upstreams: readonly string[]): readonly string[] => {
-    let origins = normalised.get(upstreams);
-    if (!origins) {
-      origins = upstreams.map((upstream) => new URL(upstream).origin);
-      normalised.set(upstreams, origins);
-    }
-    return origins;
-  };
 
   /** Picks the upstream for an attempt, or undefined when every one's breaker refuses. */
   const choose = (
@@ -125,7 +115,7 @@ export const createUpstreamLayer = (context: LayerContext, random: () => number 
     const { request } = attempt;
     const { policy } = request;
     if (policy.upstreams.length === 0) return next(attempt);
-    const origins = originsOf(policy.upstreams);
+    const origins = upstreamOrigins(policy.upstreams);
     let route = calls.get(request);
     if (!route) {
       route = { tried: new Set(), start: undefined };

@@ -15,3 +15,16 @@ export const markRoute = <T>(outcome: T, url: URL): T => {
 /** The URL `outcome` came from, or `fallback` when it was not marked. */
 export const routeOf = (outcome: unknown, fallback: URL): URL =>
   (typeof outcome === 'object' && outcome !== null && routes.get(outcome)) || fallback;
+
+/** Normalised origins per (frozen, per-host cached) `upstreams` list. */
+const normalised = new WeakMap<readonly string[], readonly string[]>();
+
+/** The origins of a policy's `upstreams`, computed once per (frozen) list. */
+export const upstreamOrigins = (upstreams: readonly string[]): readonly string[] => {
+  let origins = normalised.get(upstreams);
+  if (!origins) {
+    origins = upstreams.map((upstream) => new URL(upstream).origin);
+    normalised.set(upstreams, origins);
+  }
+  return origins;
+};
