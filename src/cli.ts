@@ -143,6 +143,10 @@ export const describeEvent = (event: ResilientEvent): string => {
       return `server pushback (status ${event.status})`;
     case 'ejection':
       return `upstream ${event.host} ejected for ${event.duration} ms (${event.reason})`;
+    case 'bulkhead-rejected':
+      return `bulkhead for ${event.host} rejected the request (${event.reason}; limit ${event.limit}, ${event.queued} queued)`;
+    case 'concurrency-limit':
+      return `concurrency limit for ${event.host}: ${event.from} -> ${event.to}`;
   }
 };
 

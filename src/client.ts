@@ -9,6 +9,9 @@ import { createEmitter } from './diagnostics.js';
 import { HostStates } from './pipeline/host-state.js';
 import { prepareRequest, type PrepareContext, type RequestInitWithPolicy } from './pipeline/prepare.js';
 import { createBreakerLayer } from './layers/breaker.js';
+import { createBulkheadLayer } from './layers/bulkhead.js';
+import { createPropagateLayer } from './layers/propagate.js';
+import { enclosingDeadline } from './deadline.js';
 import { createHedgeLayer } from './layers/hedge.js';
 import { compose, type Attempt, type LayerContext, type PreparedRequest } from './pipeline/types.js';
 import { createRetryLayer } from './layers/retry.js';
@@ -54,6 +57,19 @@ export type ResilientFetch = {
    */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+};
+
+/**
+ * A call's deadline: its total timeout, or an enclosing `runWithDeadline`'s when that ends first
+ * (`at` as `performance.now()`, `ms` from now, rounded for the timeout error). Undefined: none.
+ */
+const deadlineOf = (policy: ResolvedPolicy): { at: number; ms: number } | undefined => {
+  const total = policy.timeout.total;
+  const enclosing = enclosingDeadline();
+  if (enclosing === undefined) return total === false ? undefined : { at: performance.now() + total, ms: total };
+  const now = performance.now();
+  if (total !== false && now + total <= enclosing) return { at: now + total, ms: total };
+  return { at: enclosing, ms: Math.max(0, Math.round(enclosing - now)) };
 };
 
 /** Creates a resilient `fetch`. Throws a TypeError or RangeError naming the field for invalid options. */
@@ -105,13 +121,16 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     : valid.dispatcher
       ? transport.send
       : (attempt) => (passage.getStore() === undefined && mockedFetch() ? throughMock(attempt) : transport.send(attempt));
-  // retry → hedge → upstream (which origin) → throttle → breaker (per origin) → attempt timeout → transport
+  // retry → hedge → upstream (which origin) → throttle → bulkhead → breaker (per origin)
+  //   → propagate (deadline and attempt headers) → attempt timeout → transport
   const send = compose(
     createRetryLayer(context),
     createHedgeLayer(context),
     createUpstreamLayer(context),
     createThrottleLayer(context),
+    createBulkheadLayer(context),
     createBreakerLayer(context),
+    createPropagateLayer(context),
     createTimeoutLayer(context),
   )(bottom);
   // Undefined unless @opentelemetry/api is installed: then a call span groups the call's attempts.
@@ -130,17 +149,17 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     const prepare: PrepareContext = {
       resolve,
       signal: (caller, policy: ResolvedPolicy, readsStream) => {
-        const total = policy.timeout.total;
+        const limit = deadlineOf(policy);
         // A body read from a stream is read under a signal: one that never aborts when nothing can.
-        if (total === false)
-          return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
+        if (!limit) return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
         // No caller's signal and no stream to read: the layers keep the deadline (see PreparedRequest.signal).
-        if (!caller && !readsStream) return { signal: undefined, deadline: performance.now() + total };
+        if (!caller && !readsStream) return { signal: undefined, deadline: limit.at, timeLimit: limit.ms };
         const controller = new AbortController();
-        timer = setTimeout(() => controller.abort(totalTimeoutError(total)), total);
+        timer = setTimeout(() => controller.abort(totalTimeoutError(limit.ms)), limit.at - performance.now());
         return {
           signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal,
-          deadline: performance.now() + total,
+          deadline: limit.at,
+          timeLimit: limit.ms,
         };
       },
     };
@@ -172,14 +191,14 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
     const request = await prepareRequest(input, init as RequestInitWithPolicy | undefined, {
       resolve,
       signal: (caller, policy, readsStream) => {
-        const total = policy.timeout.total;
-        if (total === false)
-          return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
+        const limit = deadlineOf(policy);
+        if (!limit) return { signal: caller ?? (readsStream ? new AbortController().signal : undefined), deadline: Infinity };
         const controller = new AbortController();
-        timer = setTimeout(() => controller.abort(totalTimeoutError(total)), total);
+        timer = setTimeout(() => controller.abort(totalTimeoutError(limit.ms)), limit.at - performance.now());
         return {
           signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal,
-          deadline: performance.now() + total,
+          deadline: limit.at,
+          timeLimit: limit.ms,
         };
       },
     });

@@ -111,6 +111,22 @@ export const DEFAULTS = deepFreeze({
     /** Envoy's default is 10 % (but at least one host); with a handful of upstreams half is the useful cap. */
     maxEjectionPercent: 50,
   },
+  /** Off by default: it rejects requests locally, which a caller must opt into. */
+  bulkhead: false,
+  bulkheadWhenOn: {
+    /** Envoy's cluster threshold max_requests. */
+    maxConcurrent: 1_024 as number | 'auto',
+    /** Envoy's max_pending_requests. */
+    maxQueued: 1_024,
+    /**
+     * Envoy queues without a time limit of its own (the route timeout bounds it); a second is long
+     * enough to ride out a burst and short enough to fail fast beside the 10 s attempt timeout.
+     */
+    queueTimeout: 1_000,
+  },
+  /** Off by default: a header a server does not expect is not sent unasked. */
+  deadlineHeader: false as string | false,
+  attemptHeader: false as string | false,
   /** Bound on per-host state (breakers, budgets, latency windows). */
   maxHosts: 1_000,
   /**

@@ -49,6 +49,25 @@ export type EjectionEvent = Base<'ejection'> & {
   readonly reason: string;
 };
 
+/** The origin's bulkhead refused a request (it was not sent). */
+export type BulkheadRejectedEvent = Base<'bulkhead-rejected'> & {
+  readonly reason: 'queue full' | 'queue timeout';
+  /** The concurrency limit then. */
+  readonly limit: number;
+  /** Requests waiting for a slot then. */
+  readonly queued: number;
+};
+/** An adaptive bulkhead (`maxConcurrent: 'auto'`) changed the origin's limit (by 1 or more). */
+export type ConcurrencyLimitEvent = Base<'concurrency-limit'> & {
+  readonly from: number;
+  readonly to: number;
+  /** Average time to response headers in the last window, and the long-term average it is judged against, ms. */
+  readonly rtt: number;
+  readonly baseline: number;
+  /** Requests the origin answered with an overload signal (429, 503, attempt timeout) in the window. */
+  readonly drops: number;
+};
+
 export type ResilientEvent =
   | RetryEvent
   | GiveUpEvent
@@ -59,7 +78,9 @@ export type ResilientEvent =
   | FallbackEvent
   | ThrottleEvent
   | PushbackEvent
-  | EjectionEvent;
+  | EjectionEvent
+  | BulkheadRejectedEvent
+  | ConcurrencyLimitEvent;
 
 export type EventType = ResilientEvent['type'];
 
@@ -81,6 +102,8 @@ export const CHANNELS = Object.freeze({
   throttle: 'resilient-fetch:throttle',
   pushback: 'resilient-fetch:pushback',
   ejection: 'resilient-fetch:ejection',
+  'bulkhead-rejected': 'resilient-fetch:bulkhead-rejected',
+  'concurrency-limit': 'resilient-fetch:concurrency-limit',
 } as const satisfies { readonly [T in EventType]: `resilient-fetch:${T}` });
 
 const channels = new Map<string, diagnostics.Channel>();

@@ -50,6 +50,21 @@ export class ThrottledError extends ResilientFetchError {
   }
 }
 
+/** The origin's bulkhead had no slot: the request was not sent. */
+export class BulkheadRejectedError extends ResilientFetchError {
+  /** `'queue full'`: no slot and no room to wait; `'queue timeout'`: waited `queueTimeout` ms for a slot. */
+  readonly reason: 'queue full' | 'queue timeout';
+  /** The origin's concurrency limit when the request was rejected (the learned one with `'auto'`). */
+  readonly limit: number;
+
+  constructor(host: string, reason: 'queue full' | 'queue timeout', limit: number) {
+    super(`Bulkhead for ${host} rejected the request (${reason}; limit ${limit} in flight)`, 'ERR_BULKHEAD_FULL', host);
+    this.name = 'BulkheadRejectedError';
+    this.reason = reason;
+    this.limit = limit;
+  }
+}
+
 // ---- Abort reasons of our timeouts: fetch's `TimeoutError` DOMException, branded so that the layers
 // can tell an attempt's timeout (retried, a host failure) from the call's total timeout (neither).
 
@@ -84,6 +99,9 @@ export const isCircuitOpenError = (error: unknown): error is CircuitOpenError =>
 
 /** True for a `ThrottledError` from any copy of this package. */
 export const isThrottledError = (error: unknown): error is ThrottledError => hasCode(error, 'ERR_THROTTLED');
+
+/** True for a `BulkheadRejectedError` from any copy of this package. */
+export const isBulkheadRejectedError = (error: unknown): error is BulkheadRejectedError => hasCode(error, 'ERR_BULKHEAD_FULL');
 
 /** True for any error created by resilient-fetch. */
 export const isResilientFetchError = (error: unknown): error is ResilientFetchError =>

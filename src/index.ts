@@ -3,10 +3,13 @@ export type { FetchStats, ResilientFetch } from './client.js';
 export { install } from './install.js';
 export type { Restore } from './install.js';
 export { DEFAULTS } from './defaults.js';
+export { runWithDeadline, deadlineLeft } from './deadline.js';
 export {
+  BulkheadRejectedError,
   CircuitOpenError,
   ResilientFetchError,
   ThrottledError,
+  isBulkheadRejectedError,
   isCircuitOpenError,
   isResilientFetchError,
   isThrottledError,

@@ -159,6 +159,26 @@ export type OutlierDetectionOptions = {
   maxEjectionPercent?: number;
 };
 
+/**
+ * Bulkhead per origin (Envoy's cluster circuit-breaker thresholds `max_requests` and
+ * `max_pending_requests`, Polly's `ConcurrencyLimiter`, cockatiel's `bulkhead(limit, queue)`): at
+ * most `maxConcurrent` requests of one origin in flight (first attempts, retries and hedges, each from
+ * its send to its response headers), at most `maxQueued` more waiting for a slot, in arrival order. A
+ * request that finds the queue full, or waits longer than `queueTimeout`, rejects with
+ * `BulkheadRejectedError` without reaching the network.
+ */
+export type BulkheadOptions = {
+  /**
+   * Requests of one origin in flight at once, or `'auto'` to learn the origin's limit from its
+   * latency and its overload answers (Gradient2, see README "Adaptive concurrency"). @default 1024
+   */
+  maxConcurrent?: number | 'auto';
+  /** Requests that may wait for a slot; beyond it a request is rejected at once. @default 1024 */
+  maxQueued?: number;
+  /** Longest wait for a slot, in milliseconds; a request waiting longer is rejected. @default 1000 */
+  queueTimeout?: number;
+};
+
 /** A resilience policy, for every host (`defaults`), one host pattern, or one request. */
 export type Policy = {
   retry?: RetryOptions | false;
@@ -178,6 +198,22 @@ export type Policy = {
   balance?: 'least-request' | 'round-robin';
   /** Outlier ejection over `upstreams`, or `false` for none. */
   outlierDetection?: OutlierDetectionOptions | false;
+  /** A concurrency limit per origin, or `false` (the default) for none. */
+  bulkhead?: BulkheadOptions | false;
+  /**
+   * Header that carries, on every attempt, the milliseconds left of the call's deadline when the
+   * attempt is sent (as gRPC's `grpc-timeout` and Envoy's `x-envoy-expected-rq-timeout-ms`), or
+   * `false` (the default). The deadline is the total timeout, or an enclosing `runWithDeadline`'s
+   * if that ends first; a call with neither sends no header.
+   * @example deadlineHeader: 'x-request-timeout-ms'
+   */
+  deadlineHeader?: string | false;
+  /**
+   * Header that carries each attempt's 1-based number within its call, hedges included (Envoy's
+   * `x-envoy-attempt-count`), or `false` (the default).
+   * @example attemptHeader: 'x-attempt'
+   */
+  attemptHeader?: string | false;
 };
 
 export type ResilientFetchOptions = {
@@ -254,5 +290,10 @@ export type ResolvedPolicy = {
   readonly upstreams: readonly string[];
   readonly balance: 'least-request' | 'round-robin';
   readonly outlierDetection: ResolvedOutlierDetection | false;
+  readonly bulkhead: ResolvedBulkhead | false;
+  /** Lower-cased header names, or false. */
+  readonly deadlineHeader: string | false;
+  readonly attemptHeader: string | false;
 };
 export type ResolvedOutlierDetection = Required<OutlierDetectionOptions>;
+export type ResolvedBulkhead = Required<BulkheadOptions>;

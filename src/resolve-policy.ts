@@ -53,6 +53,8 @@ const mergePolicy = (base: Policy, over: Policy | undefined): Policy => {
   if (throttle !== undefined) merged.throttle = throttle;
   const outlierDetection = mergeLayer(base.outlierDetection, over.outlierDetection, DEFAULTS.outlierDetection);
   if (outlierDetection !== undefined) merged.outlierDetection = outlierDetection;
+  const bulkhead = mergeLayer(base.bulkhead, over.bulkhead, DEFAULTS.bulkheadWhenOn);
+  if (bulkhead !== undefined) merged.bulkhead = bulkhead;
   return merged;
 };
 
@@ -91,6 +93,8 @@ const freezeHedge = (hedge: HedgeOptions): ResolvedHedge => {
   });
 };
 
+const headerOf = (name: string | false): string | false => (name === false ? false : name.toLowerCase());
+
 /** Turns a merged policy into its frozen, fully populated twin. */
 export const freezePolicy = (policy: Policy): ResolvedPolicy => {
   const timeout: ResolvedTimeout = Object.freeze({ ...DEFAULTS.timeout, ...(policy.timeout || {}) });
@@ -117,6 +121,9 @@ export const freezePolicy = (policy: Policy): ResolvedPolicy => {
     balance: policy.balance ?? DEFAULTS.balance,
     outlierDetection:
       policy.outlierDetection === false ? false : Object.freeze({ ...DEFAULTS.outlierDetection, ...policy.outlierDetection }),
+    bulkhead: policy.bulkhead ? Object.freeze({ ...DEFAULTS.bulkheadWhenOn, ...policy.bulkhead }) : false,
+    deadlineHeader: headerOf(policy.deadlineHeader ?? DEFAULTS.deadlineHeader),
+    attemptHeader: headerOf(policy.attemptHeader ?? DEFAULTS.attemptHeader),
   });
 };
 

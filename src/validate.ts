@@ -96,6 +96,9 @@ const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const method: Check = (value, path) => {
   if (typeof value !== 'string' || !METHOD.test(value)) fail(path, 'an HTTP method name', value);
 };
+const headerName: Check = (value, path) => {
+  if (typeof value !== 'string' || !METHOD.test(value)) fail(path, 'an HTTP header name', value);
+};
 const status = number(100, 599, { integer: true });
 const code: Check = (value, path) => {
   if (typeof value !== 'string' || value === '') fail(path, 'a non-empty error code string', value);
@@ -174,6 +177,16 @@ const POLICY: Shape = {
     }),
     'an object',
   ),
+  bulkhead: orOff(
+    object({
+      maxConcurrent: either('an integer >= 1 or "auto"', number(1, Infinity, { integer: true }), oneOf('auto')),
+      maxQueued: number(0, Infinity, { integer: true }),
+      queueTimeout: positiveMs,
+    }),
+    'an object',
+  ),
+  deadlineHeader: orOff(headerName, 'an HTTP header name'),
+  attemptHeader: orOff(headerName, 'an HTTP header name'),
 };
 
 const policy = object(POLICY);

@@ -236,7 +236,8 @@ export const createRetryLayer = (context: LayerContext): Layer => {
     const backOff = async (wait: number): Promise<boolean> => {
       if (wait > 0 && !(await delay(wait, request.signal, context.closing))) return false;
       for (let check = 0, rest = paused(); rest > 0 && check < MAX_PAUSE_CHECKS; check++) {
-        if (performance.now() + rest >= request.deadline) throw totalTimeoutError(request.policy.timeout.total || 0);
+        if (performance.now() + rest >= request.deadline)
+          throw totalTimeoutError(request.timeLimit ?? (request.policy.timeout.total || 0));
         if (!(await delay(Math.ceil(rest), request.signal, context.closing))) return false;
         rest = paused();
       }

@@ -17,10 +17,19 @@
  *   upstreams (and never all) are out at once. Aborted attempts say nothing and are not counted.
  *
  * Each response or error handed up is marked with the upstream's URL (pipeline/route.ts), so the
- * retry layer reports where an attempt went. When every upstream's breaker refuses, the call gets
- * `CircuitOpenError` (or the policy's `fallback`).
+ * retry layer reports where an attempt went. An upstream whose bulkhead has no slot for the attempt
+ * is passed over like one whose breaker refuses. When every upstream's breaker refuses, the call gets
+ * `CircuitOpenError` (or the policy's `fallback`); when the ones left all had full bulkheads, their
+ * `BulkheadRejectedError`.
  */
-import { CircuitOpenError, isAttemptTimeout, isCircuitOpenError, isTotalTimeout } from '../errors.js';
+import {
+  CircuitOpenError,
+  isAttemptTimeout,
+  isBulkheadRejectedError,
+  isCircuitOpenError,
+  isTotalTimeout,
+  type BulkheadRejectedError,
+} from '../errors.js';
 import type { ResolvedOutlierDetection, ResolvedPolicy } from '../options.js';
 import { answerOpen } from '../pipeline/fallback.js';
 import type { HostState } from '../pipeline/host-state.js';
@@ -124,6 +133,7 @@ export const createUpstreamLayer = (context: LayerContext, random: () => number 
 
     const refusedHere = new Set<string>();
     let refused: CircuitOpenError | undefined;
+    let full: BulkheadRejectedError | undefined;
     for (;;) {
       const origin = choose(origins, route, refusedHere, request);
       if (origin === undefined) break;
@@ -142,6 +152,11 @@ export const createUpstreamLayer = (context: LayerContext, random: () => number 
           refusedHere.add(origin);
           continue;
         }
+        if (isBulkheadRejectedError(error)) {
+          full = error; // no slot there: the next upstream may have one
+          refusedHere.add(origin);
+          continue;
+        }
         judge(state, verdictOf(error, attempt, policy), origins, policy.outlierDetection, request.url.origin);
         throw markRoute(error, url);
       }
@@ -149,6 +164,9 @@ export const createUpstreamLayer = (context: LayerContext, random: () => number 
       judge(state, response.status >= 500 ? 'failure' : 'success', origins, policy.outlierDetection, request.url.origin);
       return markRoute(response, url);
     }
+    // Every upstream left was full (none refused by its breaker): the call gets the bulkhead's error.
+    if (full && !refused && origins.every((origin) => refusedHere.has(origin) || context.hosts.peek(origin)?.isOpen()))
+      throw full;
     const retryAfter = Math.min(...origins.map((origin) => context.hosts.peek(origin)?.reopensIn() ?? 0));
     const error = new CircuitOpenError(request.url.origin, retryAfter, refused && { cause: refused });
     return answerOpen(context, attempt, error);

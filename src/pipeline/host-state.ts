@@ -1,7 +1,7 @@
 /**
  * Per-origin state: one record per origin (`scheme://host:port`), the only place any layer keeps
  * what outlives a call. Counters, the retry and hedge budgets, the latency window, server pushback,
- * the throttle's counts, the circuit breaker, the upstream rotation and, for an upstream, its
+ * the throttle's counts, the circuit breaker, the bulkhead, the upstream rotation and, for an upstream, its
  * requests in flight and outlier ejection of one origin live in one
  * `HostState`, are made in one place (`HostStates.get`), and are evicted together from one bounded
  * least-recently-used map (`maxHosts`), the breaker's timers shut down with them. `stats()` reads it.
@@ -16,7 +16,8 @@
  * without dropping the counts.
  */
 import type { Emit } from '../diagnostics.js';
-import type { ResolvedBreaker, ResolvedRetryBudget, ResolvedThrottle } from '../options.js';
+import type { ResolvedBreaker, ResolvedBulkhead, ResolvedRetryBudget, ResolvedThrottle } from '../options.js';
+import { Bulkhead } from '../policy/bulkhead.js';
 import { RatioBudget } from '../policy/budget.js';
 import { LatencyWindow } from '../policy/latency-window.js';
 import { Pushback } from '../policy/pushback.js';
@@ -69,6 +70,7 @@ export class HostState implements OriginView {
   #hedgeBudget: RatioBudget | undefined;
   #throttle: ThrottleState | undefined;
   #circuit: Circuit | undefined;
+  #bulkhead: Bulkhead | undefined;
 
   constructor(
     readonly origin: string,
@@ -105,6 +107,24 @@ export class HostState implements OriginView {
       );
     } else this.#circuit.apply(settings);
     return this.#circuit;
+  }
+
+  /** The origin's bulkhead, with the call's limit, queue length and queue timeout. */
+  bulkhead(settings: ResolvedBulkhead): Bulkhead {
+    if (this.#bulkhead === undefined) {
+      this.#bulkhead = new Bulkhead(this.origin, settings, (change) =>
+        this.emit({
+          type: 'concurrency-limit',
+          host: this.origin,
+          from: change.from,
+          to: change.to,
+          rtt: Math.round(change.rtt * 10) / 10,
+          baseline: Math.round(change.baseline * 10) / 10,
+          drops: change.drops,
+        }),
+      );
+    } else this.#bulkhead.apply(settings);
+    return this.#bulkhead;
   }
 
   /** True when the origin's breaker would refuse a call now (open, or half-open with its probe out). */
@@ -152,11 +172,25 @@ export class HostState implements OriginView {
       out.latency = latency;
     }
     if (this.#throttle) out.throttle = this.#throttle.snapshot();
+    if (this.#bulkhead) {
+      const bulkhead = this.#bulkhead;
+      const baseline = bulkhead.baseline;
+      out.bulkhead = {
+        limit: bulkhead.limit,
+        inFlight: bulkhead.active,
+        queued: bulkhead.queued,
+        rejected: bulkhead.rejected,
+        ...(baseline !== undefined && { baseline: Math.round(baseline * 10) / 10 }),
+      };
+    }
     if (this.upstream) out.outlier = { ...this.outlier.snapshot(), inFlight: this.inFlight };
     return out;
   }
 
-  /** On eviction and on `close()`: stops the breaker's timers. */
+  /**
+   * On eviction and on `close()`: stops the breaker's timers. (Requests waiting for a bulkhead slot
+   * leave on the client's closing signal; an evicted origin's bulkhead serves those already in it.)
+   */
   close(): void {
     this.#circuit?.close();
   }

@@ -188,7 +188,7 @@ export type PrepareContext = {
     caller: AbortSignal | null | undefined,
     policy: ResolvedPolicy,
     readsStream: boolean,
-  ): { signal: AbortSignal | undefined; deadline: number };
+  ): { signal: AbortSignal | undefined; deadline: number; timeLimit?: number };
 };
 
 /** Normalises a fetch call. Rejects as fetch would (a `TypeError`) for an invalid URL, method or header. */
@@ -249,7 +249,7 @@ export const prepareRequest = async (
   }
 
   const policy = context.resolve(url, init?.policy);
-  const { signal, deadline } = context.signal(callerSignal, policy, source !== null);
+  const { signal, deadline, timeLimit } = context.signal(callerSignal, policy, source !== null);
   // Over maxBufferBytes with a known length: sent once, as it is (see the file comment).
   let oversized = false;
   if (source) body = await readBody(source, policy.maxBufferBytes, signal);
@@ -272,6 +272,7 @@ export const prepareRequest = async (
     policy,
     signal,
     deadline,
+    ...(timeLimit !== undefined && { timeLimit }),
     callerSignal: Boolean(callerSignal),
   });
 };

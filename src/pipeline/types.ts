@@ -45,6 +45,11 @@ export interface PreparedRequest {
   readonly signal: AbortSignal | undefined;
   /** `performance.now()` by which the call must have its response headers (Infinity: none). */
   readonly deadline: number;
+  /**
+   * Milliseconds from the call's start to `deadline` (its total timeout, or less when an enclosing
+   * `runWithDeadline` ends first), for the timeout error's message. Unset: `policy.timeout.total`.
+   */
+  readonly timeLimit?: number;
   /** True when the caller gave a signal: child signals must then stay linked past the call (see internal/abort.ts). */
   readonly callerSignal?: boolean;
 }
@@ -62,7 +67,20 @@ export interface Attempt {
   readonly branch: number;
   /** Set by the timeout layer; see `AttemptTimeout`. */
   readonly timeout?: AttemptTimeout;
+  /**
+   * Headers of this attempt only (the propagation layer's deadline and attempt number), sent after
+   * the request's own and in place of any of the same name. Lower-case names.
+   */
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
 }
+
+/** The header pairs an attempt sends: the request's, with the attempt's own in place of any of the same name. */
+export const attemptHeaders = (attempt: Attempt): ReadonlyArray<readonly [string, string]> => {
+  const own = attempt.headers;
+  if (own === undefined || own.length === 0) return attempt.request.headers;
+  const names = new Set(own.map(([name]) => name));
+  return [...attempt.request.headers.filter(([name]) => !names.has(name)), ...own];
+};
 
 /**
  * How long an attempt may wait for its response headers (redirects included). The transport must

@@ -14,7 +14,7 @@ import { toLegacyHandler } from '../internal/legacy-handler.js';
 import { processDispatcher } from '../internal/process-net.js';
 import { asFetchResponse } from '../internal/response.js';
 import { decodersFor } from './decompress.js';
-import type { Attempt, Send } from '../pipeline/types.js';
+import { attemptHeaders, type Attempt, type Send } from '../pipeline/types.js';
 import { nextHop, REDIRECT_STATUS, type Hop } from './redirect.js';
 import { closeAgent, fetchOnAgent, type Transport } from './index.js';
 
@@ -365,7 +365,7 @@ const sendOnAgent =
     let hop: Hop = {
       url: attempt.url,
       method: request.method,
-      headers: requestHeaders(request.headers),
+      headers: requestHeaders(attemptHeaders(attempt)),
       body: request.body,
       stream: request.stream,
       chunked: request.chunked === true,

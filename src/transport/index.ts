@@ -6,7 +6,7 @@
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import { asFetchResponse } from '../internal/response.js';
 import type { FetchLike } from '../options.js';
-import type { Attempt, Send } from '../pipeline/types.js';
+import { attemptHeaders, type Attempt, type Send } from '../pipeline/types.js';
 import { linkedController } from '../internal/abort.js';
 
 export interface Transport {
@@ -55,7 +55,8 @@ const initFor = (attempt: Attempt, copyBody: boolean): RequestInit & Record<stri
   const spelling = request.headerSpelling;
   init.method = request.method;
   // The caller's spelling of header names: fetch sends them so.
-  init.headers = (spelling ? request.headers.map(([name, value]) => [spelling[name] ?? name, value]) : request.headers) as Array<
+  const headers = attemptHeaders(attempt);
+  init.headers = (spelling ? headers.map(([name, value]) => [spelling[name] ?? name, value]) : headers) as Array<
     [string, string]
   >;
   init.body = body;

@@ -1,0 +1,75 @@
+import { describe, expect, test } from 'vitest';
+import {
+  BACKOFF,
+  ConcurrencyLimit,
+  INITIAL_LIMIT,
+  MIN_LIMIT,
+  WINDOW_MS,
+  WINDOW_SAMPLES,
+} from '../../../src/policy/concurrency-limit.js';
+
+/** Feeds `windows` full windows of answers taking `rtt` ms, sent with `inFlight` in flight. */
+const feed = (limit: ConcurrencyLimit, windows: number, rtt: number, inFlight: number, drop = false, start = 0): number => {
+  let now = start;
+  for (let w = 0; w < windows; w++)
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(rtt, drop, typeof inFlight === 'number' ? inFlight : 0, (now += 1));
+  return now;
+};
+
+describe('ConcurrencyLimit (Gradient2 with backoff on overload answers)', () => {
+  test('starts at the initial limit, capped by the maximum', () => {
+    expect(new ConcurrencyLimit(1024).limit).toBe(INITIAL_LIMIT);
+    expect(new ConcurrencyLimit(8).limit).toBe(8);
+  });
+
+  test('grows while latency stays at the baseline and the limit is in use', () => {
+    const limit = new ConcurrencyLimit(1024);
+    feed(limit, 50, 10, 1_000);
+    expect(limit.limit).toBeGreaterThan(INITIAL_LIMIT + 20);
+  });
+
+  test('does not grow an idle limit (fewer than half of it in flight)', () => {
+    const limit = new ConcurrencyLimit(1024);
+    feed(limit, 50, 10, 2);
+    expect(limit.limit).toBe(INITIAL_LIMIT);
+  });
+
+  test('never grows past the maximum', () => {
+    const limit = new ConcurrencyLimit(30);
+    feed(limit, 500, 10, 1_000);
+    expect(limit.limit).toBe(30);
+  });
+
+  test('shrinks when latency rises well above the baseline (queueing)', () => {
+    const limit = new ConcurrencyLimit(1024);
+    const now = feed(limit, 30, 10, 1_000);
+    const grown = limit.limit;
+    feed(limit, 10, 40, 1_000, false, now);
+    expect(limit.limit).toBeLessThan(grown);
+  });
+
+  test('backs off by BACKOFF per window with an overload answer, down to MIN_LIMIT, and tells the change', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let change;
+    for (let i = 0; i < WINDOW_SAMPLES; i++) change = limit.record(1, true, 20, i);
+    expect(change).toMatchObject({ from: INITIAL_LIMIT, to: Math.floor(INITIAL_LIMIT * BACKOFF), drops: WINDOW_SAMPLES });
+    feed(limit, 200, 1, 20, true, 100);
+    expect(limit.limit).toBe(MIN_LIMIT);
+  });
+
+  test('a window also closes after WINDOW_MS with fewer samples', () => {
+    const limit = new ConcurrencyLimit(1024);
+    expect(limit.record(5, true, 20, 0)).toBeUndefined();
+    expect(limit.record(5, false, 20, WINDOW_MS + 1)).toMatchObject({ to: Math.floor(INITIAL_LIMIT * BACKOFF) });
+  });
+
+  test('recovers after a long overload once latency is back (the baseline decays)', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let now = feed(limit, 600, 100, 1_000); // a long spell at 100 ms: the baseline follows
+    now = feed(limit, 20, 100, 1_000, true, now); // overload answers: down
+    const low = limit.limit;
+    feed(limit, 100, 10, 1_000, false, now); // fast again
+    expect(limit.limit).toBeGreaterThan(low);
+    expect(limit.baseline).toBeLessThan(60);
+  });
+});
