@@ -11,7 +11,7 @@ import { closedLoop } from '../lib/load.js';
 import { envInt, machineCaption, resultHeader, runPairedRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import { percentile } from '../lib/stats.js';
-import { createFetch } from '../../src/index.js';
+import { createFetch, runWithDeadline } from '../../src/index.js';
 import { successRate, tagged, type Scenario } from '../lib/scenario.js';
 
 /**
@@ -77,6 +77,20 @@ const http2Adapter = (): Adapter => {
   };
 };
 
+/**
+ * What deadline propagation costs per call: each call made inside `runWithDeadline` (an
+ * AsyncLocalStorage context; the deadline is the sooner of it and the total timeout) with the
+ * deadline and attempt headers on.
+ */
+const deadlineAdapter = (): Adapter => {
+  const inner = resilientAdapter(
+    'resilient-fetch in runWithDeadline, deadline + attempt headers',
+    { deadlineHeader: 'x-deadline-ms', attemptHeader: 'x-attempt' },
+    "runWithDeadline(30_000, call); deadlineHeader: 'x-deadline-ms', attemptHeader: 'x-attempt'",
+  );
+  return { ...inner, call: (request) => runWithDeadline(30_000, () => inner.call(request)) };
+};
+
 /** The rows, in table order: the bare transport first. */
 const overheadFactories = (): AdapterFactory[] => [
   ...PEERS,
@@ -85,6 +99,9 @@ const overheadFactories = (): AdapterFactory[] => [
   http2Adapter,
   () => resilientAdapter("resilient-fetch transport 'fetch'", {}, '', { transport: 'fetch' }),
   () => resilientAdapter('resilient-fetch hedge 20 ms', { hedge: { delay: 20 } }, 'hedge { delay: 20 }'),
+  deadlineAdapter,
+  () =>
+    resilientAdapter('resilient-fetch bulkhead 1024', { bulkhead: { maxConcurrent: 1_024 } }, 'bulkhead { maxConcurrent: 1024 }'),
 ];
 
 export const overhead: Scenario = {
