@@ -47,7 +47,7 @@ describe('signals per call on the dispatcher transport', () => {
     server,
   }) => {
     const tenCalls = async (options: ResilientFetchOptions) => {
-      const fetch = client({ transport: 'fetch', ...options });
+      const fetch = client({ transport: 'undici-fetch', ...options });
       await (await fetch(server.url)).arrayBuffer();
       return countControllers(async () => {
         for (let i = 0; i < 10; i++) await (await fetch(server.url)).arrayBuffer();

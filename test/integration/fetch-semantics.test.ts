@@ -13,7 +13,7 @@ import { createFetch } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
 import { refusedPort, sleep, startServer, test } from '../support/server.js';
 
-const TRANSPORTS = ['fetch', 'dispatcher'] as const;
+const TRANSPORTS = ['undici-fetch', 'dispatcher'] as const;
 
 const redirectTo = (res: ServerResponse, status: number, location: string) => {
   res.writeHead(status, { location });

@@ -26,7 +26,7 @@ const heapAfterGc = async () => {
   return process.memoryUsage().heapUsed;
 };
 const MB = 1024 * 1024;
-const REFERENCE_TRANSPORT = process.env.RESILIENT_FETCH_TEST_TRANSPORT === 'fetch';
+const REFERENCE_TRANSPORT = process.env.RESILIENT_FETCH_TEST_TRANSPORT === 'undici-fetch';
 
 const client = (options: ResilientFetchOptions = {}) => {
   const fetch = createFetch(options);
