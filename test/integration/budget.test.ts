@@ -221,7 +221,7 @@ describe('adaptive throttling', () => {
 
   test('with the default cap, a tenth of the calls still reach the host and see it recover', async ({ server }) => {
     server.handle(unavailable);
-    const fetch = client({ defaults: { retry: false, breaker: false, throttle: {} } });
+    const fetch = client({ defaults: { retry: false, breaker: false, throttle: true } });
     const call = async () => {
       try {
         const res = await fetch(server.url);
