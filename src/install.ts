@@ -26,7 +26,8 @@ const withInstallDefaults = (options: ResilientFetchOptions | undefined): Resili
     ...options,
     defaults: {
       ...defaults,
-      timeout: typeof timeout === 'object' ? { ...INSTALL_DEFAULTS.timeout, ...timeout } : (timeout ?? { ...INSTALL_DEFAULTS.timeout }),
+      timeout:
+        typeof timeout === 'object' ? { ...INSTALL_DEFAULTS.timeout, ...timeout } : (timeout ?? { ...INSTALL_DEFAULTS.timeout }),
       breaker: defaults.breaker ?? INSTALL_DEFAULTS.breaker,
     },
   };

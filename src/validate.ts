@@ -131,18 +131,18 @@ const budget: Check = (value, path) => {
 const RETRY_EXPECTED = 'a retry limit (an integer >= 0), an object, true or false';
 const RETRY = layer(
   {
-  limit: number(0, Infinity, { integer: true }),
-  methods: listOf(method, 'HTTP method names'),
-  statusCodes: listOf(status, 'status codes'),
-  errorCodes: listOf(code, 'error codes'),
-  backoff: either(
-    'an object { base, max, factor, jitter } or a function',
-    func,
-    object({ base: ms, max: ms, factor: number(1), jitter: oneOf('full', 'equal', 'decorrelated', 'none') }),
-  ),
-  maxRetryAfter: ms,
-  budget,
-  shouldRetry: func,
+    limit: number(0, Infinity, { integer: true }),
+    methods: listOf(method, 'HTTP method names'),
+    statusCodes: listOf(status, 'status codes'),
+    errorCodes: listOf(code, 'error codes'),
+    backoff: either(
+      'an object { base, max, factor, jitter } or a function',
+      func,
+      object({ base: ms, max: ms, factor: number(1), jitter: oneOf('full', 'equal', 'decorrelated', 'none') }),
+    ),
+    maxRetryAfter: ms,
+    budget,
+    shouldRetry: func,
   },
   RETRY_EXPECTED,
 );

@@ -4,10 +4,12 @@
  * transport: the total timeout is kept through the deadline, the attempt timeout by a timer in the
  * transport (`Attempt.timeout`).
  */
-import { describe, expect, onTestFinished } from 'vitest';
-import { createFetch } from '../../src/index.js';
+import { describe, expect } from 'vitest';
 import type { ResilientFetchOptions } from '../../src/options.js';
 import { test } from '../support/server.js';
+import { clientWith } from '../support/client.js';
+
+const client = clientWith({ transport: 'dispatcher' });
 
 /** Counts `new AbortController()` while `run` goes on (our code and the transport's alike). */
 const countControllers = async (run: () => Promise<void>): Promise<number> => {
@@ -25,12 +27,6 @@ const countControllers = async (run: () => Promise<void>): Promise<number> => {
     globalThis.AbortController = Original;
   }
   return made;
-};
-
-const client = (options: ResilientFetchOptions) => {
-  const fetch = createFetch({ transport: 'dispatcher', ...options });
-  onTestFinished(() => fetch.close());
-  return fetch;
 };
 
 describe('signals per call on the dispatcher transport', () => {

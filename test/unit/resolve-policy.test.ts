@@ -97,7 +97,10 @@ describe('issue-16: one API for switching layers on and for budgets', () => {
   });
 
   it('true is the built-in defaults whatever is inherited; an object merges over what is inherited', () => {
-    const options = { defaults: { retry: { limit: 5 }, breaker: { volumeThreshold: 3 } }, hosts: { 'a.com': { retry: true, breaker: {} } } };
+    const options = {
+      defaults: { retry: { limit: 5 }, breaker: { volumeThreshold: 3 } },
+      hosts: { 'a.com': { retry: true, breaker: {} } },
+    };
     const policy = resolveWith(options);
     expect(policy.retry && policy.retry.limit).toBe(DEFAULTS.retry.limit);
     expect(policy.breaker && policy.breaker.volumeThreshold).toBe(3);
@@ -140,13 +143,18 @@ describe('issue-16: one API for switching layers on and for budgets', () => {
       expect(object[layer] && object[layer].budget, layer).toEqual({ ratio: 0.3, minPerSecond: 1, window: 2_000 });
       const off = resolveWith({ defaults: { hedge: true, [layer]: { budget: false } } });
       expect(off[layer] && off[layer].budget, layer).toBe(false);
-      const back = resolveWith({ defaults: { hedge: true, [layer]: { budget: false } }, hosts: { 'a.com': { [layer]: { budget: 0.5 } } } });
+      const back = resolveWith({
+        defaults: { hedge: true, [layer]: { budget: false } },
+        hosts: { 'a.com': { [layer]: { budget: 0.5 } } },
+      });
       expect(back[layer] && back[layer].budget, layer).toEqual({ ratio: 0.5, minPerSecond: 1, window: 10_000 });
     }
   });
 
   it('an upstreams list is empty unless a hosts entry or a request gives one', () => {
     expect(resolveWith({}).upstreams).toEqual([]);
-    expect(resolveWith({ hosts: { 'a.com': { upstreams: ['http://10.0.0.1:8080'] } } }).upstreams).toEqual(['http://10.0.0.1:8080']);
+    expect(resolveWith({ hosts: { 'a.com': { upstreams: ['http://10.0.0.1:8080'] } } }).upstreams).toEqual([
+      'http://10.0.0.1:8080',
+    ]);
   });
 });

@@ -51,7 +51,11 @@ describe('option validation at createFetch', () => {
     rejects({ defaults: { breaker: { errorThresholdPercentage: 0 } } }, RangeError, 'defaults.breaker.errorThresholdPercentage');
     rejects({ defaults: { timeout: { attempt: 0 } } }, TypeError, 'defaults.timeout.attempt must be a number > 0 or false');
     rejects({ defaults: { maxBufferBytes: 1.5 } }, RangeError, 'defaults.maxBufferBytes must be an integer >= 0');
-    rejects({ hosts: { 'a.com': { upstreams: ['ftp://x'] } } }, TypeError, 'hosts["a.com"].upstreams[0] must be an http(s) origin');
+    rejects(
+      { hosts: { 'a.com': { upstreams: ['ftp://x'] } } },
+      TypeError,
+      'hosts["a.com"].upstreams[0] must be an http(s) origin',
+    );
     rejects({ maxHosts: 0 }, RangeError, 'maxHosts must be an integer >= 1');
     rejects('x', TypeError, 'options must be an object');
   });
@@ -75,11 +79,26 @@ describe('option validation at createFetch', () => {
   it('issue-16: retry.budget and hedge.budget take one shape: a ratio, { ratio, minPerSecond, window } or false', () => {
     for (const layer of ['retry', 'hedge'] as const) {
       for (const budget of [0.2, 0, 1, false, { ratio: 0.3 }, { ratio: 0.1, minPerSecond: 2, window: 5_000 }]) {
-        expect(() => createFetch({ defaults: { [layer]: { budget } } }).close(), `${layer} ${JSON.stringify(budget)}`).not.toThrow();
+        expect(
+          () => createFetch({ defaults: { [layer]: { budget } } }).close(),
+          `${layer} ${JSON.stringify(budget)}`,
+        ).not.toThrow();
       }
-      rejects({ defaults: { [layer]: { budget: 1.5 } } }, RangeError, `defaults.${layer}.budget must be a number >= 0 and <= 1, got 1.5`);
-      rejects({ defaults: { [layer]: { budget: { window: 0 } } } }, RangeError, `defaults.${layer}.budget.window must be a number > 0`);
-      rejects({ defaults: { [layer]: { budget: { ratoi: 1 } } } }, TypeError, `defaults.${layer}.budget.ratoi is not a known option`);
+      rejects(
+        { defaults: { [layer]: { budget: 1.5 } } },
+        RangeError,
+        `defaults.${layer}.budget must be a number >= 0 and <= 1, got 1.5`,
+      );
+      rejects(
+        { defaults: { [layer]: { budget: { window: 0 } } } },
+        RangeError,
+        `defaults.${layer}.budget.window must be a number > 0`,
+      );
+      rejects(
+        { defaults: { [layer]: { budget: { ratoi: 1 } } } },
+        TypeError,
+        `defaults.${layer}.budget.ratoi is not a known option`,
+      );
       rejects(
         { defaults: { [layer]: { budget: true } } },
         TypeError,
@@ -89,7 +108,11 @@ describe('option validation at createFetch', () => {
   });
 
   it('issue-16: upstreams in defaults is an error that says to put them under hosts', () => {
-    rejects({ defaults: { upstreams: ['http://10.0.0.1:8080'] } }, TypeError, /^defaults\.upstreams is not allowed: .*put it under hosts/);
+    rejects(
+      { defaults: { upstreams: ['http://10.0.0.1:8080'] } },
+      TypeError,
+      /^defaults\.upstreams is not allowed: .*put it under hosts/,
+    );
     expect(() => createFetch({ defaults: { balance: 'round-robin', outlierDetection: true } }).close()).not.toThrow();
     expect(() => createFetch({ hosts: { 'a.com': { upstreams: ['http://10.0.0.1:8080'] } } }).close()).not.toThrow();
   });
