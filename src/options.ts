@@ -233,7 +233,7 @@ export type ResilientFetchOptions = {
    * @example dispatcher: new Agent({ allowH2: true, connect: { ca: readFileSync('ca.pem') } })
    */
   dispatcher?: Dispatcher;
-  /** Policy for every host. */
+  /** Policy for every host (everything but `upstreams`, which names the origins of one host: put it under `hosts`). */
   defaults?: Policy;
   /** Policies per host pattern: `'api.example.com'`, `'host:8080'`, `'*.internal'`. Most specific wins. */
   hosts?: Readonly<Record<string, Policy>>;
