@@ -31,7 +31,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           exclude: [...PROCESS_TESTS, ...TRANSPORT_AGNOSTIC],
           setupFiles: ['test/support/reference-transport.ts'],
-          env: { RESILIENT_FETCH_TEST_TRANSPORT: 'fetch', BENCH_LIB: 'src' },
+          env: { RESILIENT_FETCH_TEST_TRANSPORT: 'undici-fetch', BENCH_LIB: 'src' },
         },
       },
       // Child-process tests (CLI, examples) start a node + tsx per case: they run after the other

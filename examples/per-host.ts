@@ -26,9 +26,9 @@ const policies: ResilientFetchOptions = {
   },
   hosts: {
     // Reads from a fast internal service: retry harder, fail faster.
-    [hostOf(users.origin)]: { retry: { limit: 4 }, timeout: { attempt: 500 } },
+    [hostOf(users.origin)]: { retry: 4, timeout: { attempt: 500 } },
     // Payments: POST is retried only with an Idempotency-Key header, which these calls send.
-    [hostOf(payments.origin)]: { retry: { limit: 1 }, breaker: { volumeThreshold: 5, resetTimeout: 30_000 } },
+    [hostOf(payments.origin)]: { retry: 1, breaker: { volumeThreshold: 5, resetTimeout: 30_000 } },
     // Search answers are cheap to lose: no retries.
     [hostOf(search.origin)]: { retry: false } satisfies Policy,
   },

@@ -98,10 +98,10 @@ export const parse = async (argv: readonly string[]): Promise<Parsed> => {
     if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded');
   }
   const policy: Policy = { breaker: false };
-  if (values.retry !== undefined) policy.retry = { limit: integer(values.retry, '--retry', 0) };
+  if (values.retry !== undefined) policy.retry = integer(values.retry, '--retry', 0);
   if (values.hedge !== undefined)
     policy.hedge = { delay: values.hedge === 'auto' ? 'auto' : integer(values.hedge, '--hedge', 0) };
-  if (values.breaker) policy.breaker = {};
+  if (values.breaker) policy.breaker = true;
   if (values.timeout !== undefined) policy.timeout = { total: integer(values.timeout, '--timeout', 1) };
 
   let url: URL;

@@ -103,7 +103,7 @@ export const createFetch = (options?: ResilientFetchOptions): ResilientFetch => 
   };
   // The network transport: the client's own pool, its `dispatcher` option, or the process-wide one.
   const network = (): Transport =>
-    (valid.transport ?? DEFAULTS.transport) === 'fetch'
+    (valid.transport ?? DEFAULTS.transport) === 'undici-fetch'
       ? createUndiciTransport({}, (own) => {
           const choose = chooseDispatcher(own, valid.dispatcher);
           return () => choose().dispatcher;

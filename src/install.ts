@@ -5,7 +5,7 @@
  * so the wrapper cannot find itself there and recurse.
  */
 import { createFetch, type ResilientFetch } from './client.js';
-import { DEFAULTS } from './defaults.js';
+import { INSTALL_DEFAULTS } from './defaults.js';
 import { clearReplaced, isResilientFetch, setReplaced, watching } from './internal/process-net.js';
 import type { FetchLike, Policy, ResilientFetchOptions } from './options.js';
 
@@ -14,21 +14,21 @@ export type Restore = (() => Promise<void>) & {
   readonly fetch: ResilientFetch;
 };
 
-/** `options` with install()'s defaults (see `DEFAULTS.install`) where the caller left them unset. */
+/**
+ * `options` with install()'s defaults (`INSTALL_DEFAULTS`) where the caller left them unset: no
+ * timeouts and no breaker. A timeout object is merged over "no timeouts" (`{ attempt: 10_000 }` sets
+ * the attempt timeout only); `true` switches a layer on with its built-in defaults, as everywhere.
+ */
 const withInstallDefaults = (options: ResilientFetchOptions | undefined): ResilientFetchOptions => {
   const defaults: Policy = options?.defaults ?? {};
-  const timeout = defaults.timeout === undefined || defaults.timeout === false ? defaults.timeout : { ...defaults.timeout };
+  const timeout = defaults.timeout;
   return {
     ...options,
     defaults: {
       ...defaults,
       timeout:
-        timeout === undefined
-          ? { ...DEFAULTS.install.timeout }
-          : timeout === false
-            ? false
-            : { ...DEFAULTS.install.timeout, ...timeout },
-      breaker: defaults.breaker ?? DEFAULTS.install.breaker,
+        typeof timeout === 'object' ? { ...INSTALL_DEFAULTS.timeout, ...timeout } : (timeout ?? { ...INSTALL_DEFAULTS.timeout }),
+      breaker: defaults.breaker ?? INSTALL_DEFAULTS.breaker,
     },
   };
 };

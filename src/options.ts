@@ -1,6 +1,7 @@
 /**
- * Public option types. Every field is optional; `false` switches a layer off.
- * Defaults live in `defaults.ts`; merging and validation in `resolve-policy.ts`.
+ * Public option types. Every field is optional; `false` switches a layer off and `true` switches it
+ * on with its built-in defaults. Defaults live in `defaults.ts`; validation in `validate.ts`, merging
+ * in `resolve-policy.ts`.
  */
 import type { Dispatcher } from 'undici';
 import type { ResilientEvent } from './diagnostics.js';
@@ -47,15 +48,24 @@ export type RetryContext = {
   readonly retryable: boolean;
 };
 
-/** Retry budget: retries allowed per host as a share of calls over a sliding window. */
-export type RetryBudgetOptions = {
-  /** Retries allowed as a share of first attempts in the window (0..1). @default 0.1 */
+/**
+ * A budget of extra requests (retries, hedges) per origin as a share of calls over a sliding window,
+ * the one shape of `retry.budget` and `hedge.budget`.
+ */
+export type BudgetOptions = {
+  /** Extra requests allowed as a share of calls in the window (0..1). @default 0.1 */
   ratio?: number;
-  /** Retries always allowed per second, whatever the ratio (a reserve of `minPerSecond × window / 1000` per window). @default 1 */
+  /** Extra requests always allowed per second, whatever the ratio (a reserve of `minPerSecond × window / 1000` per window). @default 1 */
   minPerSecond?: number;
   /** Sliding window length, in milliseconds. @default 10000 */
   window?: number;
 };
+
+/**
+ * A budget: a number is the `ratio` (`budget: 0.2` is `budget: { ratio: 0.2 }`), an object sets its
+ * fields, `false` means no budget.
+ */
+export type Budget = number | BudgetOptions | false;
 
 export type RetryOptions = {
   /** Retries after the first attempt (so `limit: 2` sends at most 3 requests). @default 2 */
@@ -70,8 +80,11 @@ export type RetryOptions = {
   backoff?: BackoffOptions | BackoffFunction;
   /** Longest `Retry-After` honoured, in milliseconds; a longer one returns the response at once. @default 30000 */
   maxRetryAfter?: number;
-  /** Retry budget per host, or `false` for none. */
-  budget?: RetryBudgetOptions | false;
+  /**
+   * Retry budget per origin: a ratio, `{ ratio, minPerSecond, window }`, or `false` for none.
+   * @default { ratio: 0.1, minPerSecond: 1, window: 10000 }
+   */
+  budget?: Budget;
   /**
    * Overrides the built-in decision: `true` retries, `false` does not, `undefined` keeps the decision.
    * Called only while retries are left.
@@ -97,8 +110,11 @@ export type HedgeOptions = {
   maxHedges?: number;
   /** Methods that may be hedged. @default ['GET', 'HEAD'] */
   methods?: readonly string[];
-  /** Hedges allowed as a share of calls per host (0..1), or `false` for no limit. @default 0.1 */
-  budget?: number | false;
+  /**
+   * Hedge budget per origin: a ratio, `{ ratio, minPerSecond, window }`, or `false` for no limit.
+   * @default { ratio: 0.1, minPerSecond: 1, window: 10000 }
+   */
+  budget?: Budget;
 };
 
 export type BreakerOptions = {
@@ -179,16 +195,30 @@ export type BulkheadOptions = {
   queueTimeout?: number;
 };
 
-/** A resilience policy, for every host (`defaults`), one host pattern, or one request. */
+/**
+ * A resilience policy, for every host (`defaults`), one host pattern, or one request. Each layer
+ * takes an object (merged field by field over what it inherits), `false` (off) or `true` (on, with
+ * its built-in defaults, whatever it inherits); `retry` also takes a number, the `limit`
+ * (`retry: 3` is `retry: { limit: 3 }`, as in ky).
+ */
 export type Policy = {
-  retry?: RetryOptions | false;
-  hedge?: HedgeOptions | false;
-  breaker?: BreakerOptions | false;
-  timeout?: TimeoutOptions | false;
-  throttle?: ThrottleOptions | false;
+  /** Retries: options, the retry limit as a number, `true` (defaults) or `false` (no retries). */
+  retry?: RetryOptions | number | boolean;
+  /** Hedged requests: options, `true` (defaults) or `false`. @default false */
+  hedge?: HedgeOptions | boolean;
+  /** The origin's circuit breaker: options, `true` (defaults) or `false`. */
+  breaker?: BreakerOptions | boolean;
+  /** Attempt and total timeouts: options, `true` (defaults) or `false` (none). */
+  timeout?: TimeoutOptions | boolean;
+  /** Adaptive client-side throttling: options, `true` (defaults) or `false`. @default false */
+  throttle?: ThrottleOptions | boolean;
   /** Largest request body kept in memory for replay, in bytes. @default 1048576 */
   maxBufferBytes?: number;
-  /** Origins that serve this host; retries and hedges go to the next healthy one. */
+  /**
+   * Origins that serve this host; retries and hedges go to the next healthy one. Only in a `hosts`
+   * entry or a request's `policy`: in `defaults` it would send every host's traffic to them, and is
+   * an error.
+   */
   upstreams?: readonly string[];
   /**
    * How a call's first attempt picks one of `upstreams`: `'least-request'` (power of two choices on
@@ -196,10 +226,10 @@ export type Policy = {
    * @default 'least-request'
    */
   balance?: 'least-request' | 'round-robin';
-  /** Outlier ejection over `upstreams`, or `false` for none. */
-  outlierDetection?: OutlierDetectionOptions | false;
-  /** A concurrency limit per origin, or `false` (the default) for none. */
-  bulkhead?: BulkheadOptions | false;
+  /** Outlier ejection over `upstreams`: options, `true` (defaults) or `false` (none). */
+  outlierDetection?: OutlierDetectionOptions | boolean;
+  /** A concurrency limit per origin: options, `true` (defaults) or `false` (none). @default false */
+  bulkhead?: BulkheadOptions | boolean;
   /**
    * Header that carries, on every attempt, the milliseconds left of the call's deadline when the
    * attempt is sent (as gRPC's `grpc-timeout` and Envoy's `x-envoy-expected-rq-timeout-ms`), or
@@ -222,12 +252,13 @@ export type ResilientFetchOptions = {
   /**
    * The built-in transport (ignored when `fetch` is given): `'dispatcher'` sends through undici's
    * `Agent.dispatch` and builds the global `Response` itself, keeping fetch's semantics at a fraction
-   * of its cost; `'fetch'` calls undici's own `fetch` (the reference). Requests the dispatcher
+   * of its cost; `'undici-fetch'` calls undici's own `fetch` (the reference; not the global
+   * `fetch`, which is Node's bundled copy of undici). Requests the dispatcher
    * transport cannot serve exactly as fetch would (`data:` URLs, a caller's `dispatcher`,
    * `integrity`, `mode`, `cache`, `referrer`) go to undici's `fetch` either way.
    * @default 'dispatcher'
    */
-  transport?: 'dispatcher' | 'fetch';
+  transport?: 'dispatcher' | 'undici-fetch';
   /**
    * The undici `Dispatcher` every request goes through (instead of the client's own pool): an `Agent`
    * with `connect` (private CA, client certificate) or `allowH2`, a `ProxyAgent`, an
@@ -238,7 +269,7 @@ export type ResilientFetchOptions = {
    * @example dispatcher: new Agent({ allowH2: true, connect: { ca: readFileSync('ca.pem') } })
    */
   dispatcher?: Dispatcher;
-  /** Policy for every host. */
+  /** Policy for every host (everything but `upstreams`, which names the origins of one host: put it under `hosts`). */
   defaults?: Policy;
   /** Policies per host pattern: `'api.example.com'`, `'host:8080'`, `'*.internal'`. Most specific wins. */
   hosts?: Readonly<Record<string, Policy>>;
@@ -257,7 +288,8 @@ export type ResilientRequestInit = RequestInit & {
 // ---- Resolved twins (every field present) -------------------------------------------------------
 
 export type ResolvedBackoff = Required<BackoffOptions> | BackoffFunction;
-export type ResolvedRetryBudget = Required<RetryBudgetOptions>;
+/** A budget with every field present: what `retry.budget` and `hedge.budget` resolve to. */
+export type ResolvedBudget = Readonly<Required<BudgetOptions>>;
 export type ResolvedRetry = {
   readonly limit: number;
   readonly methods: ReadonlySet<string>;
@@ -265,14 +297,14 @@ export type ResolvedRetry = {
   readonly errorCodes: ReadonlySet<string>;
   readonly backoff: ResolvedBackoff;
   readonly maxRetryAfter: number;
-  readonly budget: ResolvedRetryBudget | false;
+  readonly budget: ResolvedBudget | false;
   readonly shouldRetry: RetryOptions['shouldRetry'] | undefined;
 };
 export type ResolvedHedge = {
   readonly delay: number | Required<AdaptiveDelay>;
   readonly maxHedges: number;
   readonly methods: ReadonlySet<string>;
-  readonly budget: number | false;
+  readonly budget: ResolvedBudget | false;
 };
 export type ResolvedBreaker = Required<Omit<BreakerOptions, 'fallback' | 'failureStatusCodes'>> & {
   readonly failureStatusCodes: ReadonlySet<number>;

@@ -2,71 +2,119 @@
  * defaults → client `defaults` → the most specific `hosts` entry → per-request `policy`.
  * Merges field by field, never mutates its input, and freezes what it returns.
  */
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS, LAYER_DEFAULTS } from './defaults.js';
 import type {
   BackoffOptions,
+  Budget,
+  BudgetOptions,
   HedgeOptions,
   Policy,
   ResilientFetchOptions,
   ResolvedBreaker,
+  ResolvedBudget,
   ResolvedHedge,
   ResolvedPolicy,
   ResolvedRetry,
   ResolvedThrottle,
   ResolvedTimeout,
-  RetryBudgetOptions,
   RetryOptions,
 } from './options.js';
 import { validateHostPattern, validatePolicy } from './validate.js';
 
+/** A layer's setting once merged: its options, or `false` (off); `undefined` when nothing set it. */
 type Layer<T> = T | false | undefined;
 
-/** `false` switches off; an object is merged over the base (or over the defaults when the base is off). */
-const mergeLayer = <T extends object>(base: Layer<T>, over: Layer<T>, whenOn: T): Layer<T> => {
+/**
+ * The one merge rule of every layer: `undefined` inherits, `false` switches off, `true` switches on
+ * with the layer's built-in defaults (`whenOn`, whatever was inherited), and an object is merged
+ * field by field over what it inherits (over `whenOn` when that was off).
+ */
+const mergeLayer = <T extends object>(base: Layer<T>, over: T | boolean | undefined, whenOn: T): Layer<T> => {
   if (over === undefined) return base;
   if (over === false) return false;
+  if (over === true) return whenOn;
   return { ...(base || whenOn), ...over };
 };
 
-const mergeRetry = (base: Layer<RetryOptions>, over: Layer<RetryOptions>): Layer<RetryOptions> => {
-  const merged = mergeLayer(base, over, DEFAULTS.retry as RetryOptions);
-  if (!merged || !over) return merged;
-  const from = base || DEFAULTS.retry;
+/** A budget written as a number is its ratio: `0.2` is `{ ratio: 0.2 }`. */
+const budgetOptions = (budget: Budget | undefined): BudgetOptions | false | undefined =>
+  typeof budget === 'number' ? { ratio: budget } : budget;
+
+/** Merges a budget field by field over the inherited one (over the defaults when that was off). */
+const mergeBudget = (base: Budget | undefined, over: Budget | undefined): BudgetOptions | false | undefined => {
+  const from = budgetOptions(base);
+  const to = budgetOptions(over);
+  if (to === undefined) return from;
+  if (to === false) return false;
+  return { ...(from || {}), ...to };
+};
+
+/** `retry: 3` is `{ limit: 3 }` (as in ky). */
+const retryOptions = (retry: Policy['retry']): RetryOptions | boolean | undefined =>
+  typeof retry === 'number' ? { limit: retry } : retry;
+
+const mergeRetry = (base: Layer<RetryOptions>, over: Policy['retry']): Layer<RetryOptions> => {
+  const next = retryOptions(over);
+  const merged = mergeLayer(base, next, LAYER_DEFAULTS.retry as RetryOptions);
+  if (!merged || typeof next !== 'object') return merged;
+  const from = base || (LAYER_DEFAULTS.retry as RetryOptions);
   const backoff =
-    typeof over.backoff === 'object' && typeof from.backoff === 'object' ? { ...from.backoff, ...over.backoff } : merged.backoff;
-  const budget = over.budget && from.budget ? ({ ...from.budget, ...over.budget } as RetryBudgetOptions) : merged.budget;
+    typeof next.backoff === 'object' && typeof from.backoff === 'object' ? { ...from.backoff, ...next.backoff } : merged.backoff;
+  const budget = mergeBudget(from.budget, next.budget);
   return { ...merged, ...(backoff && { backoff }), ...(budget !== undefined && { budget }) };
 };
 
-const mergePolicy = (base: Policy, over: Policy | undefined): Policy => {
+const mergeHedge = (base: Layer<HedgeOptions>, over: Policy['hedge']): Layer<HedgeOptions> => {
+  const merged = mergeLayer(base, over, LAYER_DEFAULTS.hedge as HedgeOptions);
+  if (!merged || typeof over !== 'object') return merged;
+  const budget = mergeBudget((base || LAYER_DEFAULTS.hedge).budget, over.budget);
+  return { ...merged, ...(budget !== undefined && { budget }) };
+};
+
+/** A policy after merging: every layer an object or `false` (no `true`, no number shorthand left). */
+type MergedPolicy = Omit<Policy, 'retry' | 'hedge' | 'breaker' | 'timeout' | 'throttle' | 'outlierDetection' | 'bulkhead'> & {
+  retry?: Layer<RetryOptions>;
+  hedge?: Layer<HedgeOptions>;
+  breaker?: Layer<Exclude<Policy['breaker'], boolean | undefined>>;
+  timeout?: Layer<Exclude<Policy['timeout'], boolean | undefined>>;
+  throttle?: Layer<Exclude<Policy['throttle'], boolean | undefined>>;
+  outlierDetection?: Layer<Exclude<Policy['outlierDetection'], boolean | undefined>>;
+  bulkhead?: Layer<Exclude<Policy['bulkhead'], boolean | undefined>>;
+};
+
+const mergePolicy = (base: MergedPolicy, over: Policy | undefined): MergedPolicy => {
   if (!over) return base;
-  const merged: Policy = { ...base, ...over };
-  const retry = mergeRetry(base.retry, over.retry);
-  const hedge = mergeLayer(base.hedge, over.hedge, DEFAULTS.hedgeWhenOn as HedgeOptions);
-  const breaker = mergeLayer(base.breaker, over.breaker, DEFAULTS.breaker);
-  const timeout = mergeLayer(base.timeout, over.timeout, DEFAULTS.timeout);
-  const throttle = mergeLayer(base.throttle, over.throttle, DEFAULTS.throttleWhenOn);
-  if (retry !== undefined) merged.retry = retry;
-  if (hedge !== undefined) merged.hedge = hedge;
-  if (breaker !== undefined) merged.breaker = breaker;
-  if (timeout !== undefined) merged.timeout = timeout;
-  if (throttle !== undefined) merged.throttle = throttle;
-  const outlierDetection = mergeLayer(base.outlierDetection, over.outlierDetection, DEFAULTS.outlierDetection);
-  if (outlierDetection !== undefined) merged.outlierDetection = outlierDetection;
-  const bulkhead = mergeLayer(base.bulkhead, over.bulkhead, DEFAULTS.bulkheadWhenOn);
-  if (bulkhead !== undefined) merged.bulkhead = bulkhead;
+  const { retry: _r, hedge: _h, breaker: _b, timeout: _t, throttle: _th, outlierDetection: _o, bulkhead: _bh, ...plain } = over;
+  const merged: MergedPolicy = { ...base, ...plain };
+  const layers = {
+    retry: mergeRetry(base.retry, over.retry),
+    hedge: mergeHedge(base.hedge, over.hedge),
+    breaker: mergeLayer(base.breaker, over.breaker, LAYER_DEFAULTS.breaker),
+    timeout: mergeLayer(base.timeout, over.timeout, LAYER_DEFAULTS.timeout),
+    throttle: mergeLayer(base.throttle, over.throttle, LAYER_DEFAULTS.throttle),
+    bulkhead: mergeLayer(base.bulkhead, over.bulkhead, LAYER_DEFAULTS.bulkhead),
+    outlierDetection: mergeLayer(base.outlierDetection, over.outlierDetection, LAYER_DEFAULTS.outlierDetection),
+  };
+  for (const [key, value] of Object.entries(layers)) {
+    if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+  }
   return merged;
 };
 
 const upper = (methods: readonly string[]): ReadonlySet<string> => new Set(methods.map((m) => m.toUpperCase()));
 
+/** A budget with every field: the one resolved shape of `retry.budget` and `hedge.budget`. */
+const freezeBudget = (budget: Budget | undefined, defaults: ResolvedBudget): ResolvedBudget | false => {
+  const options = budgetOptions(budget);
+  return options === false ? false : Object.freeze({ ...defaults, ...options });
+};
+
 const freezeRetry = (retry: RetryOptions): ResolvedRetry => {
-  const d = DEFAULTS.retry;
+  const d = LAYER_DEFAULTS.retry;
   const backoff =
     typeof retry.backoff === 'function'
       ? retry.backoff
       : Object.freeze({ ...d.backoff, ...(retry.backoff as BackoffOptions | undefined) } as Required<BackoffOptions>);
-  const budget = retry.budget === false ? false : Object.freeze({ ...d.budget, ...retry.budget });
   return Object.freeze({
     limit: retry.limit ?? d.limit,
     methods: upper(retry.methods ?? d.methods),
@@ -74,13 +122,13 @@ const freezeRetry = (retry: RetryOptions): ResolvedRetry => {
     errorCodes: new Set(retry.errorCodes ?? d.errorCodes),
     backoff,
     maxRetryAfter: retry.maxRetryAfter ?? d.maxRetryAfter,
-    budget,
+    budget: freezeBudget(retry.budget, d.budget),
     shouldRetry: retry.shouldRetry,
   });
 };
 
 const freezeHedge = (hedge: HedgeOptions): ResolvedHedge => {
-  const d = DEFAULTS.hedgeWhenOn;
+  const d = LAYER_DEFAULTS.hedge;
   const delay =
     typeof hedge.delay === 'number'
       ? hedge.delay
@@ -89,26 +137,28 @@ const freezeHedge = (hedge: HedgeOptions): ResolvedHedge => {
     delay,
     maxHedges: hedge.maxHedges ?? d.maxHedges,
     methods: upper(hedge.methods ?? d.methods),
-    budget: hedge.budget ?? d.budget,
+    budget: freezeBudget(hedge.budget, d.budget),
   });
 };
 
 const headerOf = (name: string | false): string | false => (name === false ? false : name.toLowerCase());
 
-/** Turns a merged policy into its frozen, fully populated twin. */
-export const freezePolicy = (policy: Policy): ResolvedPolicy => {
-  const timeout: ResolvedTimeout = Object.freeze({ ...DEFAULTS.timeout, ...(policy.timeout || {}) });
+/** Turns a policy into its frozen, fully populated twin (the built-in defaults where it sets nothing). */
+export const freezePolicy = (policy: Policy): ResolvedPolicy => freezeMerged(mergePolicy({}, policy));
+
+const freezeMerged = (policy: MergedPolicy): ResolvedPolicy => {
+  const timeout: ResolvedTimeout = Object.freeze({ ...LAYER_DEFAULTS.timeout, ...(policy.timeout || {}) });
   const breaker: ResolvedBreaker | false =
     policy.breaker === false
       ? false
       : Object.freeze({
-          ...DEFAULTS.breaker,
+          ...LAYER_DEFAULTS.breaker,
           ...policy.breaker,
-          failureStatusCodes: new Set(policy.breaker?.failureStatusCodes ?? DEFAULTS.breaker.failureStatusCodes),
+          failureStatusCodes: new Set(policy.breaker?.failureStatusCodes ?? LAYER_DEFAULTS.breaker.failureStatusCodes),
           fallback: policy.breaker?.fallback,
         });
   const throttle: ResolvedThrottle | false = policy.throttle
-    ? Object.freeze({ ...DEFAULTS.throttleWhenOn, ...policy.throttle })
+    ? Object.freeze({ ...LAYER_DEFAULTS.throttle, ...policy.throttle })
     : false;
   return Object.freeze({
     retry: policy.retry === false ? false : freezeRetry(policy.retry ?? {}),
@@ -117,23 +167,28 @@ export const freezePolicy = (policy: Policy): ResolvedPolicy => {
     timeout: policy.timeout === false ? Object.freeze({ attempt: false, total: false } as ResolvedTimeout) : timeout,
     throttle,
     maxBufferBytes: policy.maxBufferBytes ?? DEFAULTS.maxBufferBytes,
-    upstreams: Object.freeze([...(policy.upstreams ?? DEFAULTS.upstreams)]),
+    upstreams: Object.freeze([...(policy.upstreams ?? [])]),
     balance: policy.balance ?? DEFAULTS.balance,
     outlierDetection:
-      policy.outlierDetection === false ? false : Object.freeze({ ...DEFAULTS.outlierDetection, ...policy.outlierDetection }),
-    bulkhead: policy.bulkhead ? Object.freeze({ ...DEFAULTS.bulkheadWhenOn, ...policy.bulkhead }) : false,
+      policy.outlierDetection === false
+        ? false
+        : Object.freeze({ ...LAYER_DEFAULTS.outlierDetection, ...policy.outlierDetection }),
+    bulkhead: policy.bulkhead ? Object.freeze({ ...LAYER_DEFAULTS.bulkhead, ...policy.bulkhead }) : false,
     deadlineHeader: headerOf(policy.deadlineHeader ?? DEFAULTS.deadlineHeader),
     attemptHeader: headerOf(policy.attemptHeader ?? DEFAULTS.attemptHeader),
   });
 };
 
-const BASE: Policy = {
+/** The built-in defaults as a merged policy: what `defaults` is merged over. */
+const BASE: MergedPolicy = {
   retry: DEFAULTS.retry as RetryOptions,
-  hedge: false,
+  hedge: DEFAULTS.hedge,
   breaker: DEFAULTS.breaker,
   timeout: DEFAULTS.timeout,
-  throttle: false,
+  throttle: DEFAULTS.throttle,
   maxBufferBytes: DEFAULTS.maxBufferBytes,
+  balance: DEFAULTS.balance,
+  outlierDetection: DEFAULTS.outlierDetection,
 };
 
 const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
@@ -178,13 +233,13 @@ export type PolicyResolver = (url: URL, override?: Policy) => ResolvedPolicy;
 export const createPolicyResolver = (options: ResilientFetchOptions, maxCached = 1_000): PolicyResolver => {
   const base = mergePolicy(BASE, options.defaults);
   const match = createHostMatcher(options.hosts);
-  const byHost = new Map<string, { policy: Policy; resolved: ResolvedPolicy }>();
+  const byHost = new Map<string, { policy: MergedPolicy; resolved: ResolvedPolicy }>();
   const forHost = (url: URL) => {
     // By origin: http://a.com and https://a.com may match different `host:port` patterns.
     let entry = byHost.get(url.origin);
     if (!entry) {
       const policy = mergePolicy(base, match(url));
-      entry = { policy, resolved: freezePolicy(policy) };
+      entry = { policy, resolved: freezeMerged(policy) };
       if (byHost.size >= maxCached) byHost.delete(byHost.keys().next().value as string);
       byHost.set(url.origin, entry);
     }
@@ -193,6 +248,6 @@ export const createPolicyResolver = (options: ResilientFetchOptions, maxCached =
   return (url, override) => {
     const entry = forHost(url);
     if (override === undefined) return entry.resolved;
-    return freezePolicy(mergePolicy(entry.policy, validatePolicy(override, 'init.policy')));
+    return freezeMerged(mergePolicy(entry.policy, validatePolicy(override, 'init.policy')));
   };
 };

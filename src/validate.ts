@@ -91,6 +91,8 @@ const object =
 
 const off = oneOf(false);
 const orOff = (check: Check, expected: string): Check => either(`${expected} or false`, off, check);
+/** A layer: its options object, `true` (on with its defaults) or `false` (off). */
+const layer = (shape: Shape, expected = 'an object, true or false'): Check => either(expected, oneOf(true, false), object(shape));
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const method: Check = (value, path) => {
@@ -119,72 +121,81 @@ const origin: Check = (value, path) => {
   }
 };
 
+/** `retry.budget` and `hedge.budget`: a ratio, `{ ratio, minPerSecond, window }` or `false`. */
+const BUDGET_OBJECT = object({ ratio, minPerSecond: number(0), window: positiveMs });
+const budget: Check = (value, path) => {
+  // A number is the ratio, and gets the ratio's own message.
+  if (typeof value === 'number') return ratio(value, path);
+  if (value === false) return;
+  if (!isPlainObject(value)) fail(path, 'a ratio between 0 and 1, an object { ratio, minPerSecond, window } or false', value);
+  BUDGET_OBJECT(value, path);
+};
+
+const RETRY_EXPECTED = 'a retry limit (an integer >= 0), an object, true or false';
+const RETRY = layer(
+  {
+    limit: number(0, Infinity, { integer: true }),
+    methods: listOf(method, 'HTTP method names'),
+    statusCodes: listOf(status, 'status codes'),
+    errorCodes: listOf(code, 'error codes'),
+    backoff: either(
+      'an object { base, max, factor, jitter } or a function',
+      func,
+      object({ base: ms, max: ms, factor: number(1), jitter: oneOf('full', 'equal', 'decorrelated', 'none') }),
+    ),
+    maxRetryAfter: ms,
+    budget,
+    shouldRetry: func,
+  },
+  RETRY_EXPECTED,
+);
+
+/** `retry`: its options, `true`, `false`, or a number that is the limit (`retry: 3` is `{ limit: 3 }`). */
+const retry: Check = (value, path) => {
+  if (typeof value !== 'number') return RETRY(value, path);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${path} must be ${RETRY_EXPECTED}, got ${show(value)}`);
+  }
+};
+
 const POLICY: Shape = {
-  retry: orOff(
-    object({
-      limit: number(0, Infinity, { integer: true }),
-      methods: listOf(method, 'HTTP method names'),
-      statusCodes: listOf(status, 'status codes'),
-      errorCodes: listOf(code, 'error codes'),
-      backoff: either(
-        'an object { base, max, factor, jitter } or a function',
-        func,
-        object({ base: ms, max: ms, factor: number(1), jitter: oneOf('full', 'equal', 'decorrelated', 'none') }),
-      ),
-      maxRetryAfter: ms,
-      budget: orOff(object({ ratio, minPerSecond: number(0), window: positiveMs }), 'an object'),
-      shouldRetry: func,
-    }),
-    'an object',
-  ),
-  hedge: orOff(
-    object({
-      delay: either(
-        'a number of milliseconds >= 0, "auto" or { percentile, min, max }',
-        ms,
-        oneOf('auto'),
-        object({ percentile: number(0, 100, { exclusiveMin: true }), min: ms, max: ms }),
-      ),
-      maxHedges: number(1, 10, { integer: true }),
-      methods: listOf(method, 'HTTP method names'),
-      budget: orOff(ratio, 'a ratio between 0 and 1'),
-    }),
-    'an object',
-  ),
-  breaker: orOff(
-    object({
-      errorThresholdPercentage: number(0, 100, { exclusiveMin: true }),
-      volumeThreshold: number(0, Infinity, { integer: true }),
-      resetTimeout: positiveMs,
-      rollingCountTimeout: positiveMs,
-      rollingCountBuckets: number(1, Infinity, { integer: true }),
-      failureStatusCodes: listOf(status, 'status codes'),
-      fallback: func,
-    }),
-    'an object',
-  ),
-  timeout: orOff(object({ attempt: orOff(positiveMs, 'a number > 0'), total: orOff(positiveMs, 'a number > 0') }), 'an object'),
-  throttle: orOff(object({ k: number(1), window: positiveMs, maxProbability: ratio }), 'an object'),
+  retry,
+  hedge: layer({
+    delay: either(
+      'a number of milliseconds >= 0, "auto" or { percentile, min, max }',
+      ms,
+      oneOf('auto'),
+      object({ percentile: number(0, 100, { exclusiveMin: true }), min: ms, max: ms }),
+    ),
+    maxHedges: number(1, 10, { integer: true }),
+    methods: listOf(method, 'HTTP method names'),
+    budget,
+  }),
+  breaker: layer({
+    errorThresholdPercentage: number(0, 100, { exclusiveMin: true }),
+    volumeThreshold: number(0, Infinity, { integer: true }),
+    resetTimeout: positiveMs,
+    rollingCountTimeout: positiveMs,
+    rollingCountBuckets: number(1, Infinity, { integer: true }),
+    failureStatusCodes: listOf(status, 'status codes'),
+    fallback: func,
+  }),
+  timeout: layer({ attempt: orOff(positiveMs, 'a number > 0'), total: orOff(positiveMs, 'a number > 0') }),
+  throttle: layer({ k: number(1), window: positiveMs, maxProbability: ratio }),
   maxBufferBytes: number(0, Infinity, { integer: true }),
   upstreams: listOf(origin, 'http(s) origins'),
   balance: oneOf('least-request', 'round-robin'),
-  outlierDetection: orOff(
-    object({
-      consecutiveFailures: number(1, Infinity, { integer: true }),
-      baseEjectionTime: positiveMs,
-      maxEjectionTime: positiveMs,
-      maxEjectionPercent: number(0, 100),
-    }),
-    'an object',
-  ),
-  bulkhead: orOff(
-    object({
-      maxConcurrent: either('an integer >= 1 or "auto"', number(1, Infinity, { integer: true }), oneOf('auto')),
-      maxQueued: number(0, Infinity, { integer: true }),
-      queueTimeout: positiveMs,
-    }),
-    'an object',
-  ),
+  outlierDetection: layer({
+    consecutiveFailures: number(1, Infinity, { integer: true }),
+    baseEjectionTime: positiveMs,
+    maxEjectionTime: positiveMs,
+    maxEjectionPercent: number(0, 100),
+  }),
+  bulkhead: layer({
+    maxConcurrent: either('an integer >= 1 or "auto"', number(1, Infinity, { integer: true }), oneOf('auto')),
+    maxQueued: number(0, Infinity, { integer: true }),
+    queueTimeout: positiveMs,
+  }),
   deadlineHeader: orOff(headerName, 'an HTTP header name'),
   attemptHeader: orOff(headerName, 'an HTTP header name'),
 };
@@ -199,7 +210,7 @@ export const validatePolicy = (value: unknown, path: string): Policy => {
     throw new RangeError(`${path}.hedge.delay.min must be <= max, got ${delay.min} > ${delay.max}`);
   }
   const breaker = (value as Policy).breaker;
-  if (breaker && breaker.rollingCountTimeout !== undefined && breaker.rollingCountBuckets !== undefined) {
+  if (typeof breaker === 'object' && breaker.rollingCountTimeout !== undefined && breaker.rollingCountBuckets !== undefined) {
     if (breaker.rollingCountTimeout % breaker.rollingCountBuckets !== 0) {
       throw new RangeError(`${path}.breaker.rollingCountTimeout must be divisible by rollingCountBuckets`);
     }
@@ -224,8 +235,22 @@ export const validateHostPattern = (key: string, path: string): string => {
 
 const TOP: Shape = {
   fetch: func,
-  transport: oneOf('dispatcher', 'fetch'),
-  defaults: (value, path) => validatePolicy(value, path),
+  transport: (value, path) => {
+    if (value === 'fetch') {
+      throw new TypeError(
+        `${path}: 'fetch' was renamed 'undici-fetch' (it is undici's own fetch, not the global fetch): use transport: 'undici-fetch'`,
+      );
+    }
+    oneOf('dispatcher', 'undici-fetch')(value, path);
+  },
+  defaults: (value, path) => {
+    validatePolicy(value, path);
+    if ((value as Policy).upstreams !== undefined) {
+      throw new TypeError(
+        `${path}.upstreams is not allowed: in defaults it would send every host's traffic to those origins; put it under hosts (hosts: { "orders.svc:8080": { upstreams: [...] } })`,
+      );
+    }
+  },
   hosts: (value, path) => {
     if (!isPlainObject(value)) fail(path, 'an object of host patterns', value);
     const seen = new Set<string>();

@@ -256,14 +256,18 @@ export const resilientAdapter = (
   name: string,
   extra: Policy = {},
   describe = '',
-  options: { transport?: 'dispatcher' | 'fetch' } = {},
+  options: { transport?: 'dispatcher' | 'undici-fetch' } = {},
 ): Adapter => {
   const policy: Policy = {
     ...extra,
     retry:
       extra.retry === false
         ? false
-        : { limit: RETRIES, backoff: { base: BACKOFF_BASE, max: BACKOFF_MAX, factor: 2, jitter: 'full' }, ...extra.retry },
+        : {
+            limit: RETRIES,
+            backoff: { base: BACKOFF_BASE, max: BACKOFF_MAX, factor: 2, jitter: 'full' },
+            ...(typeof extra.retry === 'object' && extra.retry),
+          },
     timeout: { attempt: ATTEMPT_TIMEOUT, total: 30_000 },
   };
   const client = createFetch({ ...options, defaults: policy });

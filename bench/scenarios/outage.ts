@@ -37,7 +37,7 @@ export const outage: Scenario = {
       () =>
         resilientAdapter(
           'rf budget + breaker + throttle',
-          { breaker, throttle: {} },
+          { breaker, throttle: true },
           'retry budget default, breaker as above, throttle {} (K 2, 60 s window)',
         ),
     ];

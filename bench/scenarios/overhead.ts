@@ -97,7 +97,7 @@ const overheadFactories = (): AdapterFactory[] => [
   () => resilientAdapter('resilient-fetch'),
   processDispatcherAdapter,
   http2Adapter,
-  () => resilientAdapter("resilient-fetch transport 'fetch'", {}, '', { transport: 'fetch' }),
+  () => resilientAdapter("resilient-fetch transport 'undici-fetch'", {}, '', { transport: 'undici-fetch' }),
   () => resilientAdapter('resilient-fetch hedge 20 ms', { hedge: { delay: 20 } }, 'hedge { delay: 20 }'),
   deadlineAdapter,
   () =>

@@ -8,7 +8,7 @@
  *
  * Hedges are sent only for replayable calls whose method is in `hedge.methods` and, unless the
  * method is idempotent (RFC 9110), that carry an `Idempotency-Key`; and only while the host's hedge
- * budget (a share of calls over 10 s) has tokens left. `'auto'` delays learn the host's latency
+ * budget (`hedge.budget`: a share of calls over a sliding window, the retry budget's shape) has tokens left. `'auto'` delays learn the host's latency
  * percentile from a bounded window of its latest times to headers.
  */
 import type { RatioBudget } from '../policy/budget.js';

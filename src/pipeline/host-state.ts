@@ -16,7 +16,7 @@
  * without dropping the counts.
  */
 import type { Emit } from '../diagnostics.js';
-import type { ResolvedBreaker, ResolvedBulkhead, ResolvedRetryBudget, ResolvedThrottle } from '../options.js';
+import type { ResolvedBreaker, ResolvedBudget, ResolvedBulkhead, ResolvedThrottle } from '../options.js';
 import { Bulkhead } from '../policy/bulkhead.js';
 import { RatioBudget } from '../policy/budget.js';
 import { LatencyWindow } from '../policy/latency-window.js';
@@ -28,16 +28,6 @@ import type { OriginView } from './types.js';
 
 /** Latest latency samples kept per origin (for the hedge layer's `'auto'` delay). */
 export const LATENCY_SAMPLES = 1_000;
-/** The hedge budget's sliding window, in milliseconds (as the retry budget's default). */
-export const HEDGE_BUDGET_WINDOW = 10_000;
-/**
- * Hedges always allowed per second per origin, whatever the ratio: a reserve of 10 per 10 s window.
- * Without it a host would need 10 calls (at ratio 0.1) before its first hedge, and a host called
- * once every few seconds could never hedge; with it, a busy host's extra load stays at the ratio
- * (10 tokens are 0.5 % of 2,000 calls).
- */
-export const HEDGE_BUDGET_MIN_PER_SECOND = 1;
-
 /** One origin's state. Layers read and change only their own fields. */
 export class HostState implements OriginView {
   /** Calls whose first attempt went to this origin (the caller's URL). */
@@ -78,15 +68,14 @@ export class HostState implements OriginView {
   ) {}
 
   /** The origin's retry budget, with the call's settings applied (see the rule above). */
-  retryBudget(options: ResolvedRetryBudget): RatioBudget {
+  retryBudget(options: ResolvedBudget): RatioBudget {
     if (this.#retryBudget === undefined) this.#retryBudget = new RatioBudget(options);
     else this.#retryBudget.apply(options);
     return this.#retryBudget;
   }
 
-  /** The origin's hedge budget at `ratio` (window and reserve fixed: see HEDGE_BUDGET_*). */
-  hedgeBudget(ratio: number): RatioBudget {
-    const options = { ratio, minPerSecond: HEDGE_BUDGET_MIN_PER_SECOND, window: HEDGE_BUDGET_WINDOW };
+  /** The origin's hedge budget, with the call's settings applied (the same rule: its window stays as made). */
+  hedgeBudget(options: ResolvedBudget): RatioBudget {
     if (this.#hedgeBudget === undefined) this.#hedgeBudget = new RatioBudget(options);
     else this.#hedgeBudget.apply(options);
     return this.#hedgeBudget;

@@ -2,14 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, onTestFinished } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import { test } from '../support/server.js';
-
-const client = (maxBufferBytes?: number) => {
-  const fetch = createFetch({
-    defaults: { retry: { backoff: { base: 1, max: 5 } }, ...(maxBufferBytes !== undefined && { maxBufferBytes }) },
-  });
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
+import { client, FAST_BACKOFF } from '../support/client.js';
 
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
@@ -80,7 +73,7 @@ describe('every body type is replayed byte-identical, with its content-type', ()
       res.end();
     });
     const big = new Uint8Array(300_000).map((_, i) => i % 251);
-    const res = await client(100_000)(server.url, { method: 'PUT', body: big });
+    const res = await client({ defaults: { maxBufferBytes: 100_000 } })(server.url, { method: 'PUT', body: big });
     expect(res.status).toBe(503);
     expect(server.deliveries).toHaveLength(1);
     expect(server.deliveries[0]?.sha256).toBe(sha(big));
@@ -90,7 +83,11 @@ describe('every body type is replayed byte-identical, with its content-type', ()
     server.handle(failTwice);
     const chunks = Array.from({ length: 40 }, (_, i) => new Uint8Array(10_000).fill(i));
     const whole = Buffer.concat(chunks);
-    const res = await client(100_000)(server.url, { method: 'PUT', body: streamOf(chunks), duplex: 'half' } as RequestInit);
+    const res = await client({ defaults: { maxBufferBytes: 100_000 } })(server.url, {
+      method: 'PUT',
+      body: streamOf(chunks),
+      duplex: 'half',
+    } as RequestInit);
     expect(res.status).toBe(503);
     expect(server.deliveries).toHaveLength(1);
     expect(server.deliveries[0]?.body.length).toBe(whole.length);
@@ -281,7 +278,7 @@ describe('issue-15: bodies', () => {
         res.writeHead(503);
         res.end();
       });
-      const res = await client(100_000)(server.url, { method: 'PUT', body: body() });
+      const res = await client({ defaults: { maxBufferBytes: 100_000 } })(server.url, { method: 'PUT', body: body() });
       expect(res.status).toBe(503);
       expect(server.deliveries.map(framing)).toEqual([expected]);
     });
@@ -293,7 +290,7 @@ describe('issue-15: bodies', () => {
         res.writeHead(i === 0 ? 307 : 200, i === 0 ? { location: '/moved' } : {});
         res.end();
       });
-      const res = await client(100_000)(server.url, { method: 'PUT', body: body() });
+      const res = await client({ defaults: { maxBufferBytes: 100_000 } })(server.url, { method: 'PUT', body: body() });
       expect(res.status).toBe(200);
       expect(res.redirected).toBe(true);
       expect(server.deliveries.map((d) => d.url)).toEqual(['/', '/moved']);
@@ -307,7 +304,7 @@ describe('issue-15: bodies', () => {
         server,
       }) => {
         server.handle(failTwice);
-        const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
+        const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: FAST_BACKOFF } } });
         onTestFinished(() => fetch.close());
         const res = await fetch(server.url, { method: 'POST', body: body() });
         expect(res.status).toBe(200);
@@ -325,7 +322,7 @@ describe('issue-15: bodies', () => {
       server,
     }) => {
       server.handle(failTwice);
-      const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: { base: 1, max: 5 } } } });
+      const fetch = createFetch({ defaults: { timeout, retry: { methods: ['POST'], backoff: FAST_BACKOFF } } });
       onTestFinished(() => fetch.close());
       const res = await fetch(server.url, { method: 'POST', body: form() });
       expect(res.status).toBe(200);

@@ -8,16 +8,14 @@ import { describe, expect, onTestFinished, vi } from 'vitest';
 import { CircuitOpenError, createFetch, isCircuitOpenError } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import type { ResilientFetch } from '../../src/client.js';
-import type { BreakerOptions, ResilientFetchOptions } from '../../src/options.js';
+import type { BreakerOptions } from '../../src/options.js';
 import { eventually, refusedPort, sleep, startServer, test } from '../support/server.js';
+import { clientWith } from '../support/client.js';
 
 const BREAKER: BreakerOptions = { volumeThreshold: 10, resetTimeout: 300 };
 
-const client = (options: ResilientFetchOptions = {}) => {
-  const fetch = createFetch({ defaults: { retry: false, breaker: BREAKER }, ...options });
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
+/** Retries off and a quick breaker, merged under each test's own options. */
+const client = clientWith({ defaults: { retry: false, breaker: BREAKER } });
 
 const breakerOf = (fetch: ResilientFetch, origin: string) =>
   fetch.stats().hosts[origin]?.breaker as { state: string; fires: number; failures: number; rejects: number } | undefined;
@@ -111,7 +109,7 @@ describe('circuit breaker against a real server', () => {
     server.handle(always(503));
     const healthy = await startServer(always(200));
     onTestFinished(() => healthy.close());
-    const fetch = client({ defaults: { retry: false, breaker: { volumeThreshold: 10, resetTimeout: 60_000 } } });
+    const fetch = client({ defaults: { breaker: { volumeThreshold: 10, resetTimeout: 60_000 } } });
     for (let i = 0; i < 10; i++) await fetch(server.url);
     await expect(fetch(server.url)).rejects.toBeInstanceOf(CircuitOpenError);
     for (let i = 0; i < 30; i++) expect((await fetch(healthy.url)).status).toBe(200);
@@ -141,7 +139,7 @@ describe('circuit breaker against a real server', () => {
 
   test('attempt timeouts count as failures', async ({ server }) => {
     server.handle(() => {}); // never answers; the fixture closes the sockets on teardown
-    const fetch = client({ defaults: { retry: false, breaker: { volumeThreshold: 3 }, timeout: { attempt: 200 } } });
+    const fetch = client({ defaults: { breaker: { volumeThreshold: 3, resetTimeout: 10_000 }, timeout: { attempt: 200 } } });
     for (let i = 0; i < 3; i++) await expect(fetch(server.url)).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(breakerOf(fetch, server.origin)).toMatchObject({ state: 'open', failures: 3 });
     const before = breakerOf(fetch, server.origin)?.fires;
@@ -151,7 +149,7 @@ describe('circuit breaker against a real server', () => {
 
   test("a caller's abort is not a failure", async ({ server }) => {
     server.handle(() => {});
-    const fetch = client({ defaults: { retry: false, breaker: { volumeThreshold: 3 } } });
+    const fetch = client({ defaults: { breaker: { volumeThreshold: 3, resetTimeout: 10_000 } } });
     for (let i = 0; i < 10; i++) {
       const controller = new AbortController();
       const pending = fetch(server.url, { signal: controller.signal });
@@ -167,7 +165,7 @@ describe('circuit breaker against a real server', () => {
   test('total timeouts are not failures, with or without a caller signal', async ({ server }) => {
     server.handle(() => {});
     const fetch = client({
-      defaults: { retry: false, breaker: { volumeThreshold: 3 }, timeout: { attempt: 5_000, total: 100 } },
+      defaults: { breaker: { volumeThreshold: 3, resetTimeout: 10_000 }, timeout: { attempt: 5_000, total: 100 } },
     });
     for (let i = 0; i < 6; i++) {
       const init = i % 2 === 0 ? {} : { signal: new AbortController().signal };

@@ -1,16 +1,11 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, onTestFinished, vi } from 'vitest';
-import { createFetch, isCircuitOpenError, isThrottledError } from '../../src/index.js';
+import { isCircuitOpenError, isThrottledError } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
-import type { Policy, ResilientFetchOptions } from '../../src/options.js';
+import type { Policy } from '../../src/options.js';
 import { eventually, fakeTimeouts, startServer, test } from '../support/server.js';
-
-const client = (options: ResilientFetchOptions = {}) => {
-  const fetch = createFetch(options);
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
+import { client as fastClient, defaultClient as client } from '../support/client.js';
 
 const unavailable = (_req: unknown, res: ServerResponse) => {
   res.writeHead(503, { 'content-type': 'text/plain' });
@@ -84,7 +79,7 @@ describe('retry budget against a server that answers 503 to everything', () => {
 
   test('without a budget (naive retrying) the same outage gets limit + 1 deliveries per call', async ({ server }) => {
     server.handle(unavailable);
-    const fetch = client({ defaults: { retry: { limit: 3, budget: false, backoff: { base: 1, max: 5 } }, breaker: false } });
+    const fetch = fastClient({ defaults: { retry: { limit: 3, budget: false }, breaker: false } });
     await load(200, 16, () => outageOutcome(fetch, server.url));
     expect(server.deliveries).toHaveLength(800);
   });
@@ -221,7 +216,7 @@ describe('adaptive throttling', () => {
 
   test('with the default cap, a tenth of the calls still reach the host and see it recover', async ({ server }) => {
     server.handle(unavailable);
-    const fetch = client({ defaults: { retry: false, breaker: false, throttle: {} } });
+    const fetch = client({ defaults: { retry: false, breaker: false, throttle: true } });
     const call = async () => {
       try {
         const res = await fetch(server.url);

@@ -4,10 +4,12 @@
  * transport: the total timeout is kept through the deadline, the attempt timeout by a timer in the
  * transport (`Attempt.timeout`).
  */
-import { describe, expect, onTestFinished } from 'vitest';
-import { createFetch } from '../../src/index.js';
+import { describe, expect } from 'vitest';
 import type { ResilientFetchOptions } from '../../src/options.js';
 import { test } from '../support/server.js';
+import { clientWith } from '../support/client.js';
+
+const client = clientWith({ transport: 'dispatcher' });
 
 /** Counts `new AbortController()` while `run` goes on (our code and the transport's alike). */
 const countControllers = async (run: () => Promise<void>): Promise<number> => {
@@ -27,12 +29,6 @@ const countControllers = async (run: () => Promise<void>): Promise<number> => {
   return made;
 };
 
-const client = (options: ResilientFetchOptions) => {
-  const fetch = createFetch({ transport: 'dispatcher', ...options });
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
-
 describe('signals per call on the dispatcher transport', () => {
   test('no caller signal, default timeouts: none', async ({ server }) => {
     const fetch = client({});
@@ -47,7 +43,7 @@ describe('signals per call on the dispatcher transport', () => {
     server,
   }) => {
     const tenCalls = async (options: ResilientFetchOptions) => {
-      const fetch = client({ transport: 'fetch', ...options });
+      const fetch = client({ transport: 'undici-fetch', ...options });
       await (await fetch(server.url)).arrayBuffer();
       return countControllers(async () => {
         for (let i = 0; i < 10; i++) await (await fetch(server.url)).arrayBuffer();

@@ -5,13 +5,8 @@
  */
 import { describe, expect, onTestFinished, test } from 'vitest';
 import { createFetch, deadlineLeft, isResilientFetchError, runWithDeadline } from '../../src/index.js';
+import { client } from '../support/client.js';
 import { startServer } from '../support/server.js';
-
-const client = (options?: Parameters<typeof createFetch>[0]) => {
-  const fetch = createFetch(options);
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
 
 const HEADERS = { deadlineHeader: 'x-deadline-ms', attemptHeader: 'x-attempt' } as const;
 

@@ -1,15 +1,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, onTestFinished } from 'vitest';
-import { CHANNELS, channelName, createFetch } from '../../src/index.js';
+import { CHANNELS, channelName } from '../../src/index.js';
 import type { ResilientEvent, RetryEvent } from '../../src/index.js';
-import type { ResilientFetchOptions } from '../../src/options.js';
 import { test } from '../support/server.js';
-
-const client = (options: ResilientFetchOptions = {}) => {
-  const fetch = createFetch({ defaults: { retry: { backoff: { base: 1, max: 5 } } }, ...options });
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
+import { client } from '../support/client.js';
 
 /** Subscribes to every channel for the test's duration; returns what arrived, in order. */
 const subscribeAll = () => {

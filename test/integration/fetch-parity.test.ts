@@ -17,7 +17,7 @@ const RESPONSE_STATE_REACHABLE = Object.getOwnPropertySymbols(new Response(null)
   (symbol) => symbol.description === 'state',
 );
 
-const SUBJECTS = ['global fetch', 'fetch', 'dispatcher'] as const;
+const SUBJECTS = ['global fetch', 'undici-fetch', 'dispatcher'] as const;
 type Subject = (typeof SUBJECTS)[number];
 type AnyFetch = (input: string | URL | Request, init?: RequestInit & Record<string, unknown>) => Promise<Response>;
 

@@ -9,11 +9,11 @@ import net, { type AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { describe, expect, onTestFinished } from 'vitest';
-import { createFetch } from '../../src/index.js';
 import type { ResilientFetchOptions } from '../../src/options.js';
+import { clientWith } from '../support/client.js';
 import { refusedPort, sleep, startServer, test } from '../support/server.js';
 
-const TRANSPORTS = ['fetch', 'dispatcher'] as const;
+const TRANSPORTS = ['undici-fetch', 'dispatcher'] as const;
 
 const redirectTo = (res: ServerResponse, status: number, location: string) => {
   res.writeHead(status, { location });
@@ -60,15 +60,7 @@ const digest = async (res: Response) => {
 };
 
 describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => {
-  const client = (options: ResilientFetchOptions = {}) => {
-    const fetch = createFetch({
-      transport,
-      defaults: { retry: { limit: 0 }, breaker: false },
-      ...options,
-    });
-    onTestFinished(() => fetch.close());
-    return fetch;
-  };
+  const client = clientWith({ transport, defaults: { retry: { limit: 0 }, breaker: false } });
 
   test('resolves to a global Response with status, statusText, headers, url and body', async ({ server }) => {
     server.handle((_req, res) => {
@@ -331,7 +323,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
   test.runIf(transport === 'dispatcher')(
     'leaves no abort listener on a shared signal once bodies are read (no timeouts in between)',
     async ({ server }) => {
-      const fetch = client({ defaults: { retry: { limit: 0 }, breaker: false, timeout: false } });
+      const fetch = client({ defaults: { timeout: false } });
       const controller = new AbortController();
       for (let call = 0; call < 30; call++) await (await fetch(server.url, { signal: controller.signal })).text();
       await (await fetch(server.url, { method: 'HEAD', signal: controller.signal })).text();
@@ -364,7 +356,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
     });
     // A stream body above maxBufferBytes is streamed once and never replayed. (A string has a known
     // length: fetch resends it for a 307, and so do we; see bodies.test.ts.)
-    const fetch = client({ defaults: { retry: { limit: 0 }, breaker: false, maxBufferBytes: 4 } });
+    const fetch = client({ defaults: { maxBufferBytes: 4 } });
     const body = 'more than four bytes';
     const stream = () => ({ body: new Blob([body]).stream(), duplex: 'half' }) as RequestInit;
     await expect(fetch(`${server.origin}/307`, { method: 'POST', ...stream() })).rejects.toThrow(TypeError);
@@ -542,8 +534,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
   });
 
   describe('retries over this transport', () => {
-    const retrying = (options: ResilientFetchOptions = {}) =>
-      client({ defaults: { retry: { limit: 2, backoff: { base: 1, max: 5 } } }, ...options });
+    const retrying = (options: ResilientFetchOptions = {}) => client({ defaults: { retry: { limit: 2 } } }, options);
 
     test('reset, reset, 200: three deliveries, 200 returned', async ({ server }) => {
       server.handle((req, res, _d, i) => {
@@ -579,9 +570,7 @@ describe.each(TRANSPORTS)('fetch semantics on the %s transport', (transport) => 
         if (i === 0) await sleep(3_000);
         res.end(`answer ${i}`);
       });
-      const fetch = retrying({
-        defaults: { retry: { limit: 2, backoff: { base: 1, max: 5 } }, timeout: { attempt: 300, total: 20_000 } },
-      });
+      const fetch = retrying({ defaults: { timeout: { attempt: 300, total: 20_000 } } });
       const res = await fetch(server.url);
       expect(await res.text()).toBe('answer 1');
       expect(server.deliveries).toHaveLength(2);

@@ -3,15 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, onTestFinished, vi } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
-import type { ResilientFetchOptions } from '../../src/options.js';
 import { eventually, fakeTimeouts, sleep, startServer, test, type Handler } from '../support/server.js';
-
-const client = (options: ResilientFetchOptions = {}) => {
-  const events: ResilientEvent[] = [];
-  const fetch = createFetch({ onEvent: (event) => void events.push(event), ...options });
-  onTestFinished(() => fetch.close());
-  return Object.assign(fetch, { events });
-};
+import { client } from '../support/client.js';
 
 /**
  * The first delivery of each request id (`?id=`) stalls `stallMs` before answering; later ones
@@ -163,7 +156,7 @@ describe('hedged requests against a real server', () => {
         );
       } else res.end('ok');
     });
-    const fetch = client({ defaults: { hedge: { delay: 20 }, retry: { backoff: { base: 1, max: 5 } } } });
+    const fetch = client({ defaults: { hedge: { delay: 20 } } });
     const res = await fetch(server.url);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok');

@@ -7,11 +7,12 @@ import diagnostics from 'node:diagnostics_channel';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import { channelName, createFetch } from '../../src/index.js';
-import type { EventType, ResilientEvent, ResilientFetchOptions } from '../../src/index.js';
+import { channelName } from '../../src/index.js';
+import type { EventType, ResilientEvent } from '../../src/index.js';
 import { encodePlan, okBody, startFaultServer, unavailableBody, type FaultServer } from '../support/faults.js';
 import { Rng } from '../support/rng.js';
 import { startServer } from '../support/server.js';
+import { client as fastClient, defaultClient as client } from '../support/client.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -26,13 +27,7 @@ const heapAfterGc = async () => {
   return process.memoryUsage().heapUsed;
 };
 const MB = 1024 * 1024;
-const REFERENCE_TRANSPORT = process.env.RESILIENT_FETCH_TEST_TRANSPORT === 'fetch';
-
-const client = (options: ResilientFetchOptions = {}) => {
-  const fetch = createFetch(options);
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
+const REFERENCE_TRANSPORT = process.env.RESILIENT_FETCH_TEST_TRANSPORT === 'undici-fetch';
 
 const faultServer = async (): Promise<FaultServer> => {
   const server = await startFaultServer();
@@ -236,9 +231,9 @@ describe('hostile input stays bounded', () => {
       onTestFinished(() => {
         for (const type of types) diagnostics.unsubscribe(channelName(type), onMessage);
       });
-      const fetch = client({
+      const fetch = fastClient({
         defaults: {
-          retry: { limit: 3, backoff: { base: 1, max: 5 } },
+          retry: { limit: 3 },
           hedge: { delay: 20 },
           breaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeout: 100 },
           timeout: { attempt: 300, total: 5_000 },

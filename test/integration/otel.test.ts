@@ -10,11 +10,10 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished } from 'vitest';
-import { createFetch, resendCountHook } from '../../src/index.js';
-import type { ResilientEvent } from '../../src/index.js';
-import type { ResilientFetchOptions } from '../../src/options.js';
+import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
+import { resendCountHook } from '../../src/index.js';
 import { sleep, test, type Handler } from '../support/server.js';
+import { client } from '../support/client.js';
 
 const UNDICI_SCOPE = '@opentelemetry/instrumentation-undici';
 const RESEND = 'http.request.resend_count';
@@ -27,17 +26,6 @@ const hooked = new UndiciInstrumentation({ startSpanHook: resendCountHook });
 const plain = new UndiciInstrumentation();
 hooked.disable();
 plain.disable();
-
-const client = (options: ResilientFetchOptions = {}) => {
-  const events: ResilientEvent[] = [];
-  const fetch = createFetch({
-    defaults: { retry: { backoff: { base: 1, max: 5 } } },
-    onEvent: (event) => void events.push(event),
-    ...options,
-  });
-  onTestFinished(() => fetch.close());
-  return Object.assign(fetch, { events });
-};
 
 const eventually = async (check: () => boolean, ms = 5_000): Promise<boolean> => {
   for (let waited = 0; waited < ms; waited += 10) {

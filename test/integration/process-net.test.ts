@@ -102,7 +102,7 @@ describe('the process-wide dispatcher (setGlobalDispatcher)', () => {
   it('a global MockAgent also serves the reference transport', async () => {
     const agent = mockAgent();
     setGlobalDispatcher(agent);
-    const fetch = createFetch({ ...fast, transport: 'fetch' });
+    const fetch = createFetch({ ...fast, transport: 'undici-fetch' });
     expect(await (await fetch('http://api.test/x')).text()).toBe('mocked');
     agent.assertNoPendingInterceptors();
     await fetch.close();

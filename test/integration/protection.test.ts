@@ -4,9 +4,10 @@
  * target says "with the breaker off"), against real servers on 127.0.0.1.
  */
 import { describe, expect, onTestFinished, test } from 'vitest';
-import { createFetch, isCircuitOpenError } from '../../src/index.js';
+import { isCircuitOpenError } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
 import { startServer } from '../support/server.js';
+import { defaultClient as client } from '../support/client.js';
 
 /** Runs `calls` calls with at most `concurrency` at once; returns each call's status, or 0 when it threw. */
 const run = async (calls: number, concurrency: number, call: (i: number) => Promise<Response>): Promise<number[]> => {
@@ -40,12 +41,6 @@ const planned = async (plan: (call: number, attempt: number) => number | 'reset'
   });
   onTestFinished(() => server.close());
   return server;
-};
-
-const client = (options?: Parameters<typeof createFetch>[0]) => {
-  const fetch = createFetch(options);
-  onTestFinished(() => fetch.close());
-  return fetch;
 };
 
 /** A deterministic "random" in [0, 1) per (call, attempt): the same faults for every client. */

@@ -1,14 +1,8 @@
 import { describe, expect, onTestFinished, vi } from 'vitest';
 import { createFetch } from '../../src/index.js';
 import type { ResilientEvent } from '../../src/index.js';
-import type { ResilientFetchOptions } from '../../src/options.js';
 import { eventually, fakeTimeouts, refusedPort, sleep, test } from '../support/server.js';
-
-const client = (options: ResilientFetchOptions = {}) => {
-  const fetch = createFetch({ defaults: { retry: { backoff: { base: 1, max: 5 } } }, ...options });
-  onTestFinished(() => fetch.close());
-  return fetch;
-};
+import { client } from '../support/client.js';
 
 /** Tracks how a call settled, so a test can count the settled ones at a moment of its choosing. */
 const track = <T>(promise: Promise<T>) => {
@@ -68,7 +62,7 @@ describe('retry against a real server', () => {
 
   test('the method list can opt POST in', async ({ server }) => {
     server.handle(failTwiceThen200());
-    const fetch = client({ defaults: { retry: { methods: ['GET', 'POST'], backoff: { base: 1, max: 5 } } } });
+    const fetch = client({ defaults: { retry: { methods: ['GET', 'POST'] } } });
     const res = await fetch(server.url, { method: 'POST', body: 'x' });
     expect(res.status).toBe(200);
     expect(server.deliveries).toHaveLength(3);
@@ -190,7 +184,7 @@ describe('retry against a real server', () => {
       if (i === 0) await sleep(2_000);
       res.end(`ok ${i}`);
     });
-    const res = await client({ defaults: { timeout: { attempt: 200 }, retry: { backoff: { base: 1, max: 5 } } } })(server.url);
+    const res = await client({ defaults: { timeout: { attempt: 200 } } })(server.url);
     expect(await res.text()).toBe('ok 1');
     expect(server.deliveries[0]?.closedEarly).toBe(true);
   });
@@ -200,7 +194,7 @@ describe('retry against a real server', () => {
       await sleep(1_000);
       res.end();
     });
-    const fetch = client({ defaults: { timeout: { attempt: 50 }, retry: { limit: 1, backoff: { base: 1, max: 5 } } } });
+    const fetch = client({ defaults: { timeout: { attempt: 50 }, retry: 1 } });
     const error = await fetch(server.url).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DOMException);
     expect((error as DOMException).name).toBe('TimeoutError');
@@ -276,7 +270,6 @@ describe('retry against a real server', () => {
     const fetch = client({
       defaults: {
         retry: {
-          backoff: { base: 1, max: 5 },
           shouldRetry: ({ response }) => (response?.status === 409 ? true : response?.status === 503 ? false : undefined),
         },
       },

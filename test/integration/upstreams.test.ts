@@ -6,10 +6,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import { CircuitOpenError, createFetch } from '../../src/index.js';
-import type { ResilientEvent } from '../../src/index.js';
+import { CircuitOpenError } from '../../src/index.js';
 import type { ResilientFetch } from '../../src/client.js';
 import type { Policy } from '../../src/options.js';
+import { client } from '../support/client.js';
 import { type Handler, refusedPort, sleep, startServer, type TestServer } from '../support/server.js';
 
 const SERVICE = 'http://orders.test:8080';
@@ -27,18 +27,15 @@ const setup = async (policy: Policy = { balance: 'round-robin' }) => {
   const b = await startServer(answer('b'));
   const servers: TestServer[] = [a, b];
   onTestFinished(async () => void (await Promise.all(servers.map((s) => s.close()))));
-  const events: ResilientEvent[] = [];
-  const fetch = createFetch({
+  const fetch = client({
     defaults: {
       // No retry budget here: the experiment is about failover, and half the calls fail over at once.
-      retry: { backoff: { base: 1, max: 5 }, budget: false },
+      retry: { budget: false },
       breaker: { volumeThreshold: 5, resetTimeout: 200, rollingCountTimeout: 1_000, rollingCountBuckets: 10 },
     },
     hosts: { 'orders.test:8080': { upstreams: [a.origin, b.origin], ...policy } },
-    onEvent: (e) => events.push(e),
   });
-  onTestFinished(() => fetch.close());
-  return { a, b, servers, fetch, events };
+  return { a, b, servers, fetch, events: fetch.events };
 };
 
 const stateOf = (fetch: ResilientFetch, origin: string) =>
@@ -148,11 +145,10 @@ describe('upstreams: failover across instances', () => {
     const live = await startServer(answer('live'));
     onTestFinished(() => live.close());
     const dead = `http://127.0.0.1:${await refusedPort()}`;
-    const fetch = createFetch({
-      defaults: { retry: { backoff: { base: 1, max: 5 }, budget: false }, breaker: { volumeThreshold: 1_000 } },
+    const fetch = client({
+      defaults: { retry: { budget: false }, breaker: { volumeThreshold: 1_000 } },
       hosts: { 'orders.test:8080': { upstreams: [dead, live.origin] } },
     });
-    onTestFinished(() => fetch.close());
     for (let i = 0; i < 6; i++) {
       const res = await fetch(`${SERVICE}/orders`, { method: 'POST', body: `order ${i}` });
       expect(await res.text()).toBe('live');

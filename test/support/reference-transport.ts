@@ -7,5 +7,5 @@ import { vi } from 'vitest';
 
 vi.mock('../../src/defaults.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../src/defaults.js')>();
-  return { ...original, DEFAULTS: Object.freeze({ ...original.DEFAULTS, transport: 'fetch' as const }) };
+  return { ...original, DEFAULTS: Object.freeze({ ...original.DEFAULTS, transport: 'undici-fetch' as const }) };
 });

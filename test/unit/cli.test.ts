@@ -20,7 +20,7 @@ describe('cli parse', () => {
     const a = await parse(['--retry', '5', '--hedge', '40', '--breaker', '--timeout', '1500', '-f', '-v', 'http://127.0.0.1/']);
     const b = await parse(['--hedge', 'auto', 'http://127.0.0.1/']);
     if (a === 'help' || b === 'help') throw new Error('unexpected help');
-    expect(a.policy).toEqual({ breaker: {}, retry: { limit: 5 }, hedge: { delay: 40 }, timeout: { total: 1500 } });
+    expect(a.policy).toEqual({ breaker: true, retry: 5, hedge: { delay: 40 }, timeout: { total: 1500 } });
     expect(a).toMatchObject({ fail: true, verbose: true });
     expect(b.policy.hedge).toEqual({ delay: 'auto' });
   });

@@ -70,3 +70,91 @@ describe('policy merging', () => {
     expect(resolve(url('http://a.test/y'))).toBe(policy);
   });
 });
+
+describe('issue-16: one API for switching layers on and for budgets', () => {
+  const resolveWith = (options: Parameters<typeof createPolicyResolver>[0], href = 'https://a.com/') =>
+    createPolicyResolver(options)(url(href));
+
+  it('true switches every layer on with its built-in defaults, as an empty object over an off layer does', () => {
+    const off = { retry: false, hedge: false, breaker: false, timeout: false, throttle: false, outlierDetection: false } as const;
+    const on = resolveWith({
+      defaults: off,
+      hosts: { 'a.com': { retry: true, hedge: true, breaker: true, timeout: true, throttle: true, outlierDetection: true } },
+    });
+    const empty = resolveWith({
+      defaults: off,
+      hosts: { 'a.com': { retry: {}, hedge: {}, breaker: {}, timeout: {}, throttle: {}, outlierDetection: {} } },
+    });
+    expect(on).toEqual(empty);
+    expect(on.retry && on.retry.limit).toBe(DEFAULTS.retry.limit);
+    expect(on.hedge).toMatchObject({ delay: { percentile: 95, min: 5, max: 1_000 }, maxHedges: 1 });
+    expect(on.breaker).toMatchObject({ volumeThreshold: DEFAULTS.breaker.volumeThreshold });
+    expect(on.timeout).toEqual(DEFAULTS.timeout);
+    expect(on.throttle).toEqual({ k: 2, window: 60_000, maxProbability: 0.9 });
+    expect(on.outlierDetection).toEqual(DEFAULTS.outlierDetection);
+    // With nothing switched off first, `true` is the built-in default too.
+    expect(resolveWith({ defaults: { breaker: true, retry: true } })).toEqual(resolveWith({}));
+  });
+
+  it('true is the built-in defaults whatever is inherited; an object merges over what is inherited', () => {
+    const options = {
+      defaults: { retry: { limit: 5 }, breaker: { volumeThreshold: 3 } },
+      hosts: { 'a.com': { retry: true, breaker: {} } },
+    };
+    const policy = resolveWith(options);
+    expect(policy.retry && policy.retry.limit).toBe(DEFAULTS.retry.limit);
+    expect(policy.breaker && policy.breaker.volumeThreshold).toBe(3);
+  });
+
+  it('retry: 3 is { limit: 3 } and merges like it', () => {
+    const short = resolveWith({ defaults: { retry: { backoff: { base: 1 } } }, hosts: { 'a.com': { retry: 3 } } });
+    const long = resolveWith({ defaults: { retry: { backoff: { base: 1 } } }, hosts: { 'a.com': { retry: { limit: 3 } } } });
+    expect(short).toEqual(long);
+    expect(short.retry && short.retry.limit).toBe(3);
+    expect(short.retry && short.retry.backoff).toMatchObject({ base: 1 });
+    expect(resolveWith({ defaults: { retry: 0 } }).retry).toMatchObject({ limit: 0 });
+    // Over retry: false, a number switches retrying on with that limit.
+    expect(resolveWith({ defaults: { retry: false }, hosts: { 'a.com': { retry: 1 } } }).retry).toMatchObject({ limit: 1 });
+    // Per request too.
+    const resolver = createPolicyResolver({});
+    expect(resolver(url('https://a.com/'), { retry: 4 }).retry).toMatchObject({ limit: 4 });
+  });
+
+  it('retry.budget and hedge.budget resolve to the same shape, with the same defaults', () => {
+    const policy = resolveWith({ defaults: { hedge: true } });
+    const retry = policy.retry && policy.retry.budget;
+    const hedge = policy.hedge && policy.hedge.budget;
+    expect(retry).toEqual({ ratio: 0.1, minPerSecond: 1, window: 10_000 });
+    expect(hedge).toEqual(retry);
+  });
+
+  it('a budget given as a number is its ratio, merged over the inherited budget field by field', () => {
+    for (const layer of ['retry', 'hedge'] as const) {
+      const policy = resolveWith({
+        defaults: { hedge: true, [layer]: { budget: { minPerSecond: 3, window: 5_000 } } },
+        hosts: { 'a.com': { [layer]: { budget: 0.25 } } },
+      });
+      const budget = policy[layer] && policy[layer].budget;
+      expect(budget, layer).toEqual({ ratio: 0.25, minPerSecond: 3, window: 5_000 });
+      const object = resolveWith({
+        defaults: { hedge: true, [layer]: { budget: 0.3 } },
+        hosts: { 'a.com': { [layer]: { budget: { window: 2_000 } } } },
+      });
+      expect(object[layer] && object[layer].budget, layer).toEqual({ ratio: 0.3, minPerSecond: 1, window: 2_000 });
+      const off = resolveWith({ defaults: { hedge: true, [layer]: { budget: false } } });
+      expect(off[layer] && off[layer].budget, layer).toBe(false);
+      const back = resolveWith({
+        defaults: { hedge: true, [layer]: { budget: false } },
+        hosts: { 'a.com': { [layer]: { budget: 0.5 } } },
+      });
+      expect(back[layer] && back[layer].budget, layer).toEqual({ ratio: 0.5, minPerSecond: 1, window: 10_000 });
+    }
+  });
+
+  it('an upstreams list is empty unless a hosts entry or a request gives one', () => {
+    expect(resolveWith({}).upstreams).toEqual([]);
+    expect(resolveWith({ hosts: { 'a.com': { upstreams: ['http://10.0.0.1:8080'] } } }).upstreams).toEqual([
+      'http://10.0.0.1:8080',
+    ]);
+  });
+});

@@ -38,7 +38,12 @@ describe('option validation at createFetch', () => {
 
   it('rejects wrong types and ranges with the path and the value', () => {
     rejects({ fetch: 'nope' }, TypeError, 'fetch must be a function, got "nope"');
-    rejects({ defaults: { retry: true } }, TypeError, 'defaults.retry must be an object or false, got true');
+    rejects(
+      { defaults: { retry: 'yes' } },
+      TypeError,
+      'defaults.retry must be a retry limit (an integer >= 0), an object, true or false, got "yes"',
+    );
+    rejects({ defaults: { hedge: 1 } }, TypeError, 'defaults.hedge must be an object, true or false, got 1');
     rejects({ defaults: { retry: { statusCodes: [503, 99] } } }, RangeError, 'defaults.retry.statusCodes[1]');
     rejects({ defaults: { retry: { backoff: { jitter: 'fuzzy' } } } }, TypeError, 'defaults.retry.backoff.jitter must be one of');
     rejects({ defaults: { hedge: { delay: -1 } } }, TypeError, 'defaults.hedge.delay must be a number of milliseconds');
@@ -46,9 +51,75 @@ describe('option validation at createFetch', () => {
     rejects({ defaults: { breaker: { errorThresholdPercentage: 0 } } }, RangeError, 'defaults.breaker.errorThresholdPercentage');
     rejects({ defaults: { timeout: { attempt: 0 } } }, TypeError, 'defaults.timeout.attempt must be a number > 0 or false');
     rejects({ defaults: { maxBufferBytes: 1.5 } }, RangeError, 'defaults.maxBufferBytes must be an integer >= 0');
-    rejects({ defaults: { upstreams: ['ftp://x'] } }, TypeError, 'defaults.upstreams[0] must be an http(s) origin');
+    rejects(
+      { hosts: { 'a.com': { upstreams: ['ftp://x'] } } },
+      TypeError,
+      'hosts["a.com"].upstreams[0] must be an http(s) origin',
+    );
     rejects({ maxHosts: 0 }, RangeError, 'maxHosts must be an integer >= 1');
     rejects('x', TypeError, 'options must be an object');
+  });
+
+  it('issue-16: true switches any layer on, and a number is the retry limit (retry: 3 is { limit: 3 })', () => {
+    for (const key of ['retry', 'hedge', 'breaker', 'timeout', 'throttle', 'outlierDetection'] as const) {
+      expect(() => createFetch({ defaults: { [key]: true } }).close(), key).not.toThrow();
+      expect(() => createFetch({ hosts: { 'a.com': { [key]: false } } }).close(), key).not.toThrow();
+    }
+    expect(() => createFetch({ defaults: { retry: 0 }, hosts: { 'a.com': { retry: 3 } } }).close()).not.toThrow();
+  });
+
+  it('issue-16: a retry limit given as a number must be an integer >= 0, named as the field', () => {
+    const expected = 'must be a retry limit (an integer >= 0), an object, true or false';
+    rejects({ defaults: { retry: -1 } }, RangeError, `defaults.retry ${expected}, got -1`);
+    rejects({ defaults: { retry: 1.5 } }, RangeError, `defaults.retry ${expected}, got 1.5`);
+    rejects({ hosts: { 'a.com': { retry: Number.NaN } } }, RangeError, `hosts["a.com"].retry ${expected}, got NaN`);
+    rejects({ defaults: { retry: Infinity } }, RangeError, `defaults.retry ${expected}, got Infinity`);
+  });
+
+  it('issue-16: retry.budget and hedge.budget take one shape: a ratio, { ratio, minPerSecond, window } or false', () => {
+    for (const layer of ['retry', 'hedge'] as const) {
+      for (const budget of [0.2, 0, 1, false, { ratio: 0.3 }, { ratio: 0.1, minPerSecond: 2, window: 5_000 }]) {
+        expect(
+          () => createFetch({ defaults: { [layer]: { budget } } }).close(),
+          `${layer} ${JSON.stringify(budget)}`,
+        ).not.toThrow();
+      }
+      rejects(
+        { defaults: { [layer]: { budget: 1.5 } } },
+        RangeError,
+        `defaults.${layer}.budget must be a number >= 0 and <= 1, got 1.5`,
+      );
+      rejects(
+        { defaults: { [layer]: { budget: { window: 0 } } } },
+        RangeError,
+        `defaults.${layer}.budget.window must be a number > 0`,
+      );
+      rejects(
+        { defaults: { [layer]: { budget: { ratoi: 1 } } } },
+        TypeError,
+        `defaults.${layer}.budget.ratoi is not a known option`,
+      );
+      rejects(
+        { defaults: { [layer]: { budget: true } } },
+        TypeError,
+        `defaults.${layer}.budget must be a ratio between 0 and 1, an object { ratio, minPerSecond, window } or false, got true`,
+      );
+    }
+  });
+
+  it('issue-16: upstreams in defaults is an error that says to put them under hosts', () => {
+    rejects(
+      { defaults: { upstreams: ['http://10.0.0.1:8080'] } },
+      TypeError,
+      /^defaults\.upstreams is not allowed: .*put it under hosts/,
+    );
+    expect(() => createFetch({ defaults: { balance: 'round-robin', outlierDetection: true } }).close()).not.toThrow();
+    expect(() => createFetch({ hosts: { 'a.com': { upstreams: ['http://10.0.0.1:8080'] } } }).close()).not.toThrow();
+  });
+
+  it("issue-16: transport 'fetch' was renamed 'undici-fetch', and the old name says so", () => {
+    rejects({ transport: 'fetch' }, TypeError, /^transport: 'fetch' was renamed 'undici-fetch'/);
+    expect(() => createFetch({ transport: 'undici-fetch' }).close()).not.toThrow();
   });
 
   it('rejects a per-request policy at call time, naming init.policy', async () => {

@@ -327,6 +327,24 @@ describe('hedge layer', () => {
     expect([low.calls, high.calls, alternating.calls]).toEqual([200, 200, 200]);
   });
 
+  test("issue-16: hedge.budget takes the retry budget's shape: its reserve and window are settings, not constants", async () => {
+    // No reserve: ratio 0.5 and 4 calls before the first hedge is paid for (2 tokens).
+    const t = setup({ hedge: { delay: 10, budget: { ratio: 0.5, minPerSecond: 0, window: 2_000 } } });
+    for (let i = 0; i < 6; i++) {
+      const before = t.calls.length;
+      const result = t.call();
+      await vi.advanceTimersByTimeAsync(10);
+      for (const c of t.calls.slice(before)) c.resolve(new Response('ok'));
+      await result;
+    }
+    // Deposits 0.5 per call before its hedge: calls 2, 4 and 6 find a whole token.
+    expect(t.events.filter((e) => e.type === 'hedge')).toHaveLength(3);
+    expect(t.stats()).toMatchObject({ hedgeBudget: { calls: 6, spent: 3, left: 0 } });
+    // After the 2 s window the spending is forgotten, as the retry budget's is.
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(t.stats()).toMatchObject({ hedgeBudget: { calls: 0, spent: 0 } });
+  });
+
   test('budget: false never withdraws', async () => {
     const t = setup({ hedge: { delay: 1, budget: false } });
     for (let i = 0; i < 15; i++) {

@@ -66,6 +66,17 @@ describe('HostStates: one record per origin, one bounded LRU', () => {
     expect(second.options).toEqual({ ratio: 0.5, minPerSecond: 0, window: 10_000 }); // the window stays as made
   });
 
+  it('issue-16: the hedge budget follows the same rule with the shared budget shape: settings follow the call, its window stays', () => {
+    const a = new HostStates(10, () => {}).get('http://a');
+    const first = a.hedgeBudget({ ratio: 0.1, minPerSecond: 0, window: 10_000 });
+    for (let i = 0; i < 100; i++) first.deposit();
+    expect(first.tryWithdraw()).toBe(true);
+    const second = a.hedgeBudget({ ratio: 0.5, minPerSecond: 2, window: 60_000 });
+    expect(second).toBe(first);
+    expect(second.options).toEqual({ ratio: 0.5, minPerSecond: 2, window: 10_000 });
+    expect(second.snapshot()).toMatchObject({ calls: 100, spent: 1, left: 49 + 20 });
+  });
+
   it('a breaker takes a later call’s threshold and reset timeout, and reports its transitions as events', () => {
     const events: ResilientEvent[] = [];
     const a = new HostStates(10, (event) => void events.push(event)).get('http://a');

@@ -184,7 +184,11 @@ describe('budget and throttle options are checked at createFetch time', () => {
       RangeError,
       'defaults.retry.budget.minPerSecond must be a number >= 0, got -1',
     ],
-    [{ defaults: { retry: { budget: true } } }, TypeError, 'defaults.retry.budget must be an object or false, got true'],
+    [
+      { defaults: { retry: { budget: true } } },
+      TypeError,
+      'defaults.retry.budget must be a ratio between 0 and 1, an object { ratio, minPerSecond, window } or false, got true',
+    ],
     [{ hosts: { 'a.com': { throttle: { k: 0 } } } }, RangeError, 'hosts["a.com"].throttle.k must be a number >= 1, got 0'],
     [{ defaults: { throttle: { window: -5 } } }, RangeError, 'defaults.throttle.window must be a number > 0, got -5'],
     [{ defaults: { throttle: { kk: 1 } } }, TypeError, 'defaults.throttle.kk is not a known option'],

@@ -48,12 +48,12 @@ describe('needsReference: what the dispatcher transport hands to undici fetch', 
 
 describe('the transport option', () => {
   test('accepts dispatcher and fetch', async () => {
-    for (const transport of ['dispatcher', 'fetch'] as const) await createFetch({ transport }).close();
+    for (const transport of ['dispatcher', 'undici-fetch'] as const) await createFetch({ transport }).close();
   });
 
   test('anything else throws naming the field', () => {
     expect(() => createFetch({ transport: 'undici' as never })).toThrow(
-      /transport must be one of "dispatcher", "fetch", got "undici"/,
+      /transport must be one of "dispatcher", "undici-fetch", got "undici"/,
     );
   });
 });
