@@ -60,6 +60,7 @@ const restore = install();
 assert.notEqual(globalThis.fetch, before);
 await restore();
 assert.equal(globalThis.fetch, before);
+console.log('import: ok');
 // resilient-fetch/chaos: an outcome answered without the network, then faults under the layers.
 const { chaos, networkError } = await import('resilient-fetch/chaos');
 const stub = chaos({ outcome: { status: 503, body: 'chaos' }, rate: 1, seed: 1 });
