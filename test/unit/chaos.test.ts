@@ -96,6 +96,21 @@ describe('chaos: injection rate and schedule', () => {
   });
 });
 
+describe('chaos: the request the functions see', () => {
+  test('url, method normalised as fetch does (patch stays lower case), headers, index; from a string, a URL or a Request', async () => {
+    const seen: ChaosRequest[] = [];
+    const fetch = chaos({ fetch: recorder().fetch, latency: 0, rate: 0, enabled: (r) => (seen.push(r), true) });
+    await fetch(URL_, { method: 'post', headers: [['x-a', '1']] });
+    await fetch(new URL(URL_), { method: 'patch' });
+    await fetch(new Request(URL_, { method: 'put', headers: { 'x-b': '2' } }));
+    expect(seen.map((r) => [r.url, r.method, [...r.headers], r.index])).toEqual([
+      [URL_, 'POST', [['x-a', '1']], 0],
+      [URL_, 'patch', [], 1],
+      [URL_, 'PUT', [['x-b', '2']], 2],
+    ]);
+  });
+});
+
 describe('chaos: enabled', () => {
   test('enabled: false passes every call through with its own arguments, untouched', async () => {
     const { fetch: base, calls } = recorder();
