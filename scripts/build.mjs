@@ -8,17 +8,20 @@ import { build } from 'esbuild';
 rmSync('dist', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 
-await build({
-  entryPoints: ['src/index.ts'],
-  outfile: 'dist/cjs/index.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  external: ['undici', 'opossum'],
-  sourcemap: true,
-  logLevel: 'warning',
-});
+// One CommonJS file per entry: the main one and `resilient-fetch/chaos`, which the main one never imports.
+for (const entry of ['index', 'chaos']) {
+  await build({
+    entryPoints: [`src/${entry}.ts`],
+    outfile: `dist/cjs/${entry}.cjs`,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external: ['undici', 'opossum'],
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+}
 
 // Declarations for the CommonJS entry: the same types, with .d.cts names and .cjs specifiers.
 const copyDeclarations = (from, to) => {

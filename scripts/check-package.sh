@@ -61,6 +61,22 @@ assert.notEqual(globalThis.fetch, before);
 await restore();
 assert.equal(globalThis.fetch, before);
 console.log('import: ok');
+// resilient-fetch/chaos: an outcome answered without the network, then faults under the layers.
+const { chaos, networkError } = await import('resilient-fetch/chaos');
+const stub = chaos({ outcome: { status: 503, body: 'chaos' }, rate: 1, seed: 1 });
+const busy = await stub(`${process.argv[2]}/never-sent`);
+assert.equal(busy.status, 503);
+assert.equal(await busy.text(), 'chaos');
+assert.equal(stub.stats().passedThrough, 0);
+assert.equal(networkError().cause.code, 'ECONNRESET');
+const faulty = chaos({ fault: true, rate: 0.5, seed: 7 });
+const layered = createFetch({ fetch: faulty, defaults: { retry: { limit: 8, backoff: { base: 1, max: 5 } } } });
+const saved = await layered(`${process.argv[2]}/chaos`);
+assert.equal(saved.status, 200);
+assert.equal(await saved.text(), 'hello /chaos');
+assert.ok(faulty.stats().calls > 1);
+await layered.close();
+console.log('import resilient-fetch/chaos: ok');
 JS
 
 cat > cjs.cjs <<'JS'
@@ -76,11 +92,19 @@ const { createFetch, CHANNELS, isCircuitOpenError } = require('resilient-fetch')
   assert.equal(isCircuitOpenError(new Error('x')), false);
   await fetch.close();
   console.log('require: ok');
+  const { chaos } = require('resilient-fetch/chaos');
+  const stub = chaos({ fault: 'ECONNREFUSED', rate: 1, seed: 3 });
+  const error = await stub(`${process.argv[2]}/never-sent`).catch((e) => e);
+  assert.ok(error instanceof TypeError);
+  assert.equal(error.cause.code, 'ECONNREFUSED');
+  assert.equal(stub.seed, 3);
+  console.log('require resilient-fetch/chaos: ok');
 })().catch((error) => { console.error(error); process.exitCode = 1; });
 JS
 
 cat > consumer.mts <<'TS'
 import { createFetch, CHANNELS, type ResilientEvent, type ResilientFetch, type Policy } from 'resilient-fetch';
+import { chaos, type ChaosFetch, type ChaosOptions, type ChaosRequest } from 'resilient-fetch/chaos';
 const policy: Policy = { retry: { limit: 3, backoff: { base: 50, jitter: 'full' } }, hedge: { delay: 'auto' } };
 const fetch: ResilientFetch = createFetch({
   defaults: policy,
@@ -90,6 +114,10 @@ const fetch: ResilientFetch = createFetch({
   },
 });
 const channel: 'resilient-fetch:retry' = CHANNELS.retry;
+const chaotic: ChaosFetch = chaos({ outcome: { status: 503, headers: { 'retry-after': '1' } }, rate: 0.3, seed: 42 });
+createFetch({ fetch: chaotic }).stats();
+const later: ChaosOptions = { fault: true, latency: (r: ChaosRequest) => r.index % 10, rate: () => 0.5, enabled: false };
+chaos(later);
 // @ts-expect-error retry.limit is a number
 createFetch({ defaults: { retry: { limit: 'two' } } });
 export const use = async (): Promise<string> => (await fetch('https://api.example.com', { policy: { hedge: false } })).text() + channel;
@@ -98,6 +126,8 @@ cat > consumer.cts <<'TS'
 import resilient = require('resilient-fetch');
 const fetch: resilient.ResilientFetch = resilient.createFetch({ defaults: { timeout: { attempt: 1_000, total: 5_000 } } });
 export const stats: resilient.FetchStats = fetch.stats();
+import chaotic = require('resilient-fetch/chaos');
+export const faulty: chaotic.ChaosFetch = chaotic.chaos({ fault: new TypeError('fetch failed'), rate: 1 });
 TS
 cat > tsconfig.json <<'JSON'
 {
@@ -110,6 +140,12 @@ cat > tsconfig.json <<'JSON'
 }
 JSON
 
+echo "== the main entry does not load resilient-fetch/chaos"
+if grep -rlE "from ['\"][./]+chaos\.js['\"]" --include='*.js' node_modules/resilient-fetch/dist/esm ||
+  grep -l 'chaos: options need' node_modules/resilient-fetch/dist/cjs/index.cjs; then
+  echo "the main entry contains the chaos code" >&2; exit 1
+fi
+node -e "require('resilient-fetch'); const loaded = Object.keys(require.cache).filter((f) => /chaos/.test(f)); if (loaded.length) { console.error(loaded); process.exit(1) }"
 echo "== smoke: import, require, bin"
 node server.mjs node esm.mjs RF_URL
 node server.mjs node cjs.cjs RF_URL

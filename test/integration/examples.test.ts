@@ -23,6 +23,7 @@ describe('examples', () => {
     ['per-host', /^stats search {3}calls=1 attempts=1 retries=0$/m],
     ['hedged', /^hedging cut the worst latency/m],
     ['failover', /^every call answered after A was killed$/m],
+    ['chaos', /^policy holds under chaos: 3 of 3 checks passed$/m],
   ] as const)('examples/%s.ts exits 0 and prints its key line', async ([name, line]) => {
     const { code, stdout, stderr } = await run(name);
     expect(stderr).toBe('');
