@@ -7,6 +7,7 @@ const TRANSPORT_AGNOSTIC = [
   'test/integration/dispatcher-https.test.ts',
   'test/integration/process.test.ts',
   'test/integration/call-cost.test.ts',
+  'test/integration/bench-servers.test.ts',
 ];
 
 export default defineConfig({
