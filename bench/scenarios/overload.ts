@@ -150,8 +150,14 @@ export const overload: Scenario = {
           }
           const lastSecond = perWindow.filter((w) => w.at >= end - 1_000);
           metrics['inServiceEnd'] = lastSecond.reduce((sum, w) => sum + w.meanInService, 0) / Math.max(1, lastSecond.length);
+          const reasons = new Map<string, number>();
+          for (const o of outcomes.filter((x) => !isSuccess(x))) {
+            const key = o.error ?? String(o.status);
+            reasons.set(key, (reasons.get(key) ?? 0) + 1);
+          }
+          const why = [...reasons].map(([k, v]) => `${k} ${v}`).join(', ');
           log(
-            `  round ${round + 1}/${rounds} ${adapter.name}: goodput ${[0, 1, 2].map((p) => metrics[`goodput${p}`]?.toFixed(0)).join(' → ')}/s, ` +
+            `  round ${round + 1}/${rounds} ${adapter.name}: failed ${why || 'none'}; goodput ${[0, 1, 2].map((p) => metrics[`goodput${p}`]?.toFixed(0)).join(' → ')}/s, ` +
               `${metrics['deliveriesPerCall']?.toFixed(2)} deliveries/call, recovered ${recovered ? `${recovered.at - drop} ms after the drop` : 'never'}`,
           );
           let row = perRow[i];
