@@ -149,7 +149,7 @@ export const timelineChart = (
   const xMax = Math.max(...phases.map((p) => p.to), ...series.flatMap((s) => s.points.map((p) => p[0])), 1);
   const yRaw = Math.max(...series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite), 1);
   const magnitude = 10 ** Math.floor(Math.log10(yRaw));
-  const yStep = [1, 2, 5, 10].map((m) => m * magnitude).find((step) => yRaw / step <= 6) ?? magnitude * 10;
+  const yStep = [0.1, 0.2, 0.5, 1, 2, 5, 10].map((m) => m * magnitude).find((step) => yRaw / step <= 6) ?? magnitude * 10;
   const yMax = Math.ceil(yRaw / yStep) * yStep;
   const x = (ms: number) => left + (ms / xMax) * plotW;
   const y = (value: number) => top + plotH - (Math.max(0, value) / yMax) * plotH;
@@ -170,7 +170,9 @@ export const timelineChart = (
   for (let v = 0; v <= yMax + 1e-9; v += yStep) {
     const py = n(y(v));
     out.push(`<line x1="${left}" y1="${py}" x2="${left + plotW}" y2="${py}" stroke="#ddd"/>`);
-    out.push(`<text x="${left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#555">${v}</text>`);
+    out.push(
+      `<text x="${left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#555">${Number(v.toFixed(6))}</text>`,
+    );
   }
   const xStep = xMax > 6_000 ? 1_000 : 500;
   for (let ms = 0; ms <= xMax + 1e-9; ms += xStep) {
