@@ -9,6 +9,7 @@ const TRANSPORT_AGNOSTIC = [
   'test/integration/call-cost.test.ts',
   // Its clients all have a `fetch` option (a chaos wrapper): the built-in transport is never used.
   'test/integration/chaos-injection.test.ts',
+  'test/integration/bench-servers.test.ts',
 ];
 
 export default defineConfig({

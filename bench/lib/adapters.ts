@@ -22,7 +22,7 @@ import {
 import fetchBuilder from 'fetch-retry';
 import got from 'got';
 import ky, { HTTPError } from 'ky';
-import type { Policy } from '../../src/options.js';
+import type { Policy, ResilientFetchOptions } from '../../src/options.js';
 
 // The library as users run it: the built ESM output (`npm run build`; the bench scripts build first),
 // not the TypeScript source through tsx, whose transform adds per-call helpers of its own.
@@ -292,3 +292,29 @@ export const PEERS: readonly AdapterFactory[] = [
   retryAgentAdapter,
   pRetryOpossumAdapter,
 ];
+
+/**
+ * resilient-fetch exactly as `createFetch(options)` builds it, with none of the bench's common
+ * settings merged in: the "(defaults)" rows. `settings` says what was set, for the tables.
+ */
+export const resilientOptionsAdapter = (
+  name: string,
+  options: ResilientFetchOptions = {},
+  settings = 'createFetch() with nothing set: every field at its default',
+): Adapter => {
+  const client = createFetch(options);
+  return {
+    name,
+    settings: `resilient-fetch: ${settings}`,
+    call: async (request) => readStatus(await client(request.url, init(request))),
+    close: () => client.close(),
+  };
+};
+
+/** The "(defaults)" row of the peer tables: only `retry.limit` set, to the peers' 3 retries. */
+export const resilientDefaults = (): Adapter =>
+  resilientOptionsAdapter(
+    'resilient-fetch (defaults)',
+    { defaults: { retry: { limit: RETRIES } } },
+    `createFetch({ defaults: { retry: { limit: ${RETRIES} } } }), everything else at its defaults (back-off 100 ms → 5 s full jitter, retry budget, breaker, timeouts 10 s / 30 s)`,
+  );

@@ -76,3 +76,58 @@ export const openLoop = async (
   }
   return Promise.all(pending);
 };
+
+export type LoadPhase = { readonly durationMs: number; readonly ratePerSecond: number };
+
+/**
+ * Open loop in phases: during each phase, one call every `1000 / ratePerSecond` ms, whatever the
+ * earlier calls do (arrivals, not concurrency); waits for every call. Each outcome carries its start
+ * (ms since the loop began) and its phase index.
+ */
+export const phasedOpenLoop = async (
+  adapter: Adapter,
+  phases: readonly LoadPhase[],
+  request: (index: number) => BenchRequest,
+): Promise<Array<Outcome & { readonly startedAt: number; readonly phase: number }>> => {
+  const pending: Array<Promise<Outcome & { startedAt: number; phase: number }>> = [];
+  const start = performance.now();
+  let index = 0;
+  let phaseStart = 0;
+  for (const [phase, { durationMs, ratePerSecond }] of phases.entries()) {
+    const interval = 1000 / ratePerSecond;
+    const count = Math.round((durationMs / 1000) * ratePerSecond);
+    for (let k = 0; k < count; k++) {
+      const wait = start + phaseStart + k * interval - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const startedAt = performance.now() - start;
+      pending.push(timed(adapter, request(index++)).then((outcome) => ({ ...outcome, startedAt, phase })));
+    }
+    phaseStart += durationMs;
+  }
+  return Promise.all(pending);
+};
+
+/**
+ * Closed loop for a fixed time: `concurrency` workers each start a new call as soon as their last
+ * one settles, until `durationMs` has passed; waits for the calls in flight. Each outcome carries its
+ * start (ms since the loop began).
+ */
+export const closedLoopFor = async (
+  adapter: Adapter,
+  durationMs: number,
+  concurrency: number,
+  request: (index: number) => BenchRequest,
+): Promise<Array<Outcome & { readonly startedAt: number }>> => {
+  const outcomes: Array<Outcome & { startedAt: number }> = [];
+  let next = 0;
+  const start = performance.now();
+  const worker = async () => {
+    for (let elapsed = 0; elapsed < durationMs; elapsed = performance.now() - start) {
+      const index = next++;
+      const outcome = await timed(adapter, request(index));
+      outcomes[index] = { ...outcome, startedAt: elapsed };
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return outcomes;
+};

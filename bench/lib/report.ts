@@ -96,6 +96,8 @@ export type ScenarioResult = {
   columns: Column[];
   rows: Row[];
   notes: string[];
+  /** Further per-scenario data kept in the JSON only (timelines, per-window counts). */
+  extra?: Record<string, unknown>;
 };
 
 /** Fault-free calls, not counted (the server forgets them). */
@@ -108,7 +110,7 @@ const warm = async (server: FaultServer, adapter: Adapter, calls: number, run: s
   }
 };
 
-type RowRuns = { name: string; settings: string; rounds: Metrics[]; samples: number[] };
+export type RowRuns = { name: string; settings: string; rounds: Metrics[]; samples: number[] };
 
 /** The median of a row's ratios and their range (NaN when there are none). */
 const summarise = (ratios: readonly number[]): { ratio: number; ratioRange: [number, number] } => {
@@ -128,6 +130,18 @@ const toRows = (perRow: readonly RowRuns[], ratios: readonly number[][], also: R
     const extra = Object.entries(also).map(([key, byRow]) => [key, summarise(byRow[i] ?? [])] as const);
     return { ...row, medians, ...summarise(ratios[i] ?? []), ...(extra.length ? { alsoRatios: Object.fromEntries(extra) } : {}) };
   });
+
+/**
+ * Rows from runs a scenario made itself (its own servers, not the fault server): medians over
+ * rounds, and per round the ratio of `ratioOf` to the first row's, as `runRounds` does.
+ */
+export const rowsFromRuns = (perRow: readonly RowRuns[], ratioOf: string): Row[] => {
+  const reference = perRow[0]?.rounds ?? [];
+  const ratios = perRow.map((row) =>
+    row.rounds.map((metrics, round) => ratio(metrics[ratioOf] ?? Number.NaN, reference[round]?.[ratioOf] ?? Number.NaN)),
+  );
+  return toRows(perRow, ratios);
+};
 
 /**
  * Runs every adapter once per round, in the same order each round (A B C, A B C, ...), a fresh

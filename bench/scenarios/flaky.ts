@@ -1,5 +1,5 @@
 /** flaky: 30 % of responses 503 and 5 % connection resets; success rate, latency, deliveries per call. */
-import { PEERS, resilientAdapter } from '../lib/adapters.js';
+import { PEERS, resilientAdapter, resilientDefaults } from '../lib/adapters.js';
 import { closedLoop } from '../lib/load.js';
 import { envInt, machineCaption, resultHeader, runRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
@@ -16,8 +16,9 @@ export const flaky: Scenario = {
     const url = server.url(faults);
     const factories = [
       ...PEERS,
-      () => resilientAdapter('resilient-fetch (defaults: budget on)', {}, 'retry budget and breaker at their defaults'),
-      () => resilientAdapter('resilient-fetch budget off', { retry: { budget: false } }, 'retry.budget false'),
+      resilientDefaults,
+      () => resilientAdapter('resilient-fetch (bench settings, budget on)', {}, 'retry budget and breaker at their defaults'),
+      () => resilientAdapter('resilient-fetch (bench settings, budget off)', { retry: { budget: false } }, 'retry.budget false'),
     ];
     const rows = await runRounds({
       server,
@@ -58,6 +59,7 @@ export const flaky: Scenario = {
       notes: [
         'success % counts calls that ended in a 2xx; rejected % counts calls that threw (a reset on the last attempt, an open breaker).',
         'The ratio column is success % relative to bare undici fetch.',
+        '"resilient-fetch (defaults)" is createFetch() with only retry.limit set (3, as the peers); the "bench settings" rows also take the peers\' back-off (10 → 100 ms) and 2 s attempt timeout.',
       ],
     };
     const svg = barChart(

@@ -3,7 +3,7 @@
  * at a fixed rate whatever happens (open loop), as they would from users. Load amplification is
  * server deliveries per call while down.
  */
-import { PEERS, resilientAdapter } from '../lib/adapters.js';
+import { PEERS, resilientAdapter, resilientDefaults } from '../lib/adapters.js';
 import { isSuccess, openLoop } from '../lib/load.js';
 import { envInt, machineCaption, resultHeader, runRounds } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
@@ -26,6 +26,7 @@ export const outage: Scenario = {
     const url = server.url({ lat: 1 });
     const factories = [
       ...PEERS,
+      resilientDefaults,
       () => resilientAdapter('rf naive retry', { retry: { budget: false }, breaker: false }, 'retry.budget false, breaker false'),
       () => resilientAdapter('rf budget', { breaker: false }, 'retry budget at its default (10 %, 5/s), breaker false'),
       () =>
@@ -107,6 +108,7 @@ export const outage: Scenario = {
       rows,
       notes: [
         'Load amplification = server deliveries during the down phase ÷ calls started during it (1.00 = no retries reached the server).',
+        '"resilient-fetch (defaults)" is createFetch() with only retry.limit set (3, as the peers): default back-off (100 ms → 5 s), budget and breaker (volumeThreshold 20, resetTimeout 10 s). The "rf" rows take the peers\' back-off (10 → 100 ms) and 2 s attempt timeout, and set what their names say.',
         '"breaker open" = calls rejected by an open breaker (CircuitOpenError, opossum EOPENBREAKER, cockatiel BrokenCircuitError); "503 returned" = calls that ended with the 503 after their retries. – = no such call.',
       ],
     };

@@ -4,6 +4,7 @@ import {
   PEERS,
   RETRIES,
   resilientAdapter,
+  resilientDefaults,
   type Adapter,
   type AdapterFactory,
   type BenchRequest,
@@ -128,6 +129,8 @@ describe('adapters use comparable retry settings', () => {
   const all: AdapterFactory[] = [
     ...PEERS,
     () => resilientAdapter('resilient-fetch', { retry: { budget: false }, breaker: false }),
+    // The "(defaults)" row: only retry.limit set; one call is well inside the default budget's reserve.
+    resilientDefaults,
   ];
 
   // GET against an always-503 endpoint: the bare transports deliver once, every retrying client 1 + RETRIES times.
@@ -145,7 +148,7 @@ describe('adapters use comparable retry settings', () => {
   });
 
   // POST with an Idempotency-Key: each library's own rule decides; replayed bodies stay byte-identical.
-  const postRetried = new Set(['fetch-retry', 'cockatiel', 'p-retry + opossum', 'resilient-fetch']);
+  const postRetried = new Set(['fetch-retry', 'cockatiel', 'p-retry + opossum', 'resilient-fetch', 'resilient-fetch (defaults)']);
   it.each(all.map((factory) => [factory().name, factory] as const))('%s: POST against 503', async (name, factory) => {
     const run = nextRun();
     const body = new Uint8Array(64 * 1024).map((_, i) => i % 251);
