@@ -66,6 +66,18 @@ export const OVERLOAD_CLIENTS: readonly AdapterFactory[] = [
       { defaults: { retry: { budget: false } } },
       'retry: { budget: false }',
     ),
+  () =>
+    resilientOptionsAdapter(
+      'resilient-fetch bulkhead 10 (fixed, queue 1024 / 1 s)',
+      { defaults: { bulkhead: { maxConcurrent: 10 } } },
+      'bulkhead: { maxConcurrent: 10 } (the true capacity; queue at its defaults, 1024 waiting for up to 1 s)',
+    ),
+  () =>
+    resilientOptionsAdapter(
+      "resilient-fetch bulkhead 'auto'",
+      { defaults: { bulkhead: { maxConcurrent: 'auto', maxQueued: 0 } } },
+      "bulkhead: { maxConcurrent: 'auto', maxQueued: 0 } (learned limit, over it rejected at once)",
+    ),
 ];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
