@@ -9,12 +9,12 @@ import type { Scenario } from './lib/scenario.js';
 import { flaky } from './scenarios/flaky.js';
 import { outage } from './scenarios/outage.js';
 import { overhead } from './scenarios/overhead.js';
-import { overload } from './scenarios/overload.js';
+import { overload, overloadQueue } from './scenarios/overload.js';
 import { postSafety } from './scenarios/post-safety.js';
 import { rollingRestart } from './scenarios/rolling-restart.js';
 import { tail } from './scenarios/tail.js';
 
-const SCENARIOS: readonly Scenario[] = [overhead, tail, flaky, outage, postSafety, rollingRestart, overload];
+const SCENARIOS: readonly Scenario[] = [overhead, tail, flaky, outage, postSafety, rollingRestart, overload, overloadQueue];
 
 const main = async () => {
   const wanted = process.argv.slice(2);

@@ -8,6 +8,10 @@
  * work too: it stays in service for `rejectCostMs` (so in-service can exceed `capacity`, and a flood of
  * rejected retries leaves less room for real work: the mechanism of a metastable failure).
  *
+ * With `backlog`, a request that finds the server full waits in a first-in-first-out queue of that
+ * length (its latency grows with the queue) and only a request that finds the queue full too is
+ * rejected.
+ *
  * Counts per run (`x-bench-run`, `x-call-id`) and, from `mark()`, per `windowMs` window: deliveries
  * accepted and rejected, answers completed, and the largest and mean in-service count.
  */
@@ -23,6 +27,12 @@ export type CapacityOptions = {
   readonly rejectCostMs: number;
   /** Width of a timeline window, ms. */
   readonly windowMs: number;
+  /**
+   * Requests that wait (first in, first out) for a free place instead of being rejected, as a
+   * server's accept queue or thread-pool backlog does; only beyond it is a request rejected. 0 (the
+   * default): none, every request over `capacity` is rejected at once.
+   */
+  readonly backlog?: number;
 };
 
 export type CapacityWindow = {
@@ -60,6 +70,9 @@ const header = (req: http.IncomingMessage, name: string): string | undefined => 
 
 export const startCapacityServer = async (options: CapacityOptions): Promise<CapacityServer> => {
   const { capacity, serviceMs, rejectCostMs, windowMs } = options;
+  const backlog = options.backlog ?? 0;
+  /** Accepted requests waiting for a place (with `backlog`). */
+  const waiting: Array<() => void> = [];
   const runs = new Map<string, { stats: CapacityStats; perCall: Map<string, number> }>();
   let inService = 0;
   let origin = performance.now();
@@ -78,6 +91,7 @@ export const startCapacityServer = async (options: CapacityOptions): Promise<Cap
     setTimeout(() => {
       inService--;
       done?.();
+      while (waiting.length > 0 && inService < capacity) (waiting.shift() as () => void)();
     }, ms);
   };
   const sampler = setInterval(
@@ -104,7 +118,7 @@ export const startCapacityServer = async (options: CapacityOptions): Promise<Cap
     if (seen === 1) stats.calls++;
     if (seen > stats.maxPerCall) stats.maxPerCall = seen;
     req.resume();
-    if (inService >= capacity) {
+    if (inService >= capacity && waiting.length >= backlog) {
       stats.rejected++;
       windowNow().rejected++;
       occupy(rejectCostMs);
@@ -115,12 +129,15 @@ export const startCapacityServer = async (options: CapacityOptions): Promise<Cap
     stats.accepted++;
     windowNow().accepted++;
     // The work is done whether or not the client is still there.
-    occupy(serviceMs, () => {
-      if (res.destroyed) return;
-      windowNow().completed++;
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
-    });
+    const serve = () =>
+      occupy(serviceMs, () => {
+        if (res.destroyed) return;
+        windowNow().completed++;
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      });
+    if (inService >= capacity) waiting.push(serve);
+    else serve();
   });
   server.keepAliveTimeout = 10_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

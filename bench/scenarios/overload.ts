@@ -82,8 +82,34 @@ export const OVERLOAD_CLIENTS: readonly AdapterFactory[] = [
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const overload: Scenario = {
-  name: 'overload',
+/** One overload set-up: the server's backlog and the rows run against it. */
+type Variant = {
+  readonly name: string;
+  /** Requests the server queues before rejecting (0: it rejects everything over its capacity). */
+  readonly backlog: number;
+  readonly clients: readonly AdapterFactory[];
+};
+
+/** The same server with a backlog of 100 (latency grows with load before it rejects) and the rows issue 17 compares there. */
+export const OVERLOAD_QUEUE_CLIENTS: readonly AdapterFactory[] = [
+  bareUndici,
+  () => resilientOptionsAdapter('resilient-fetch (defaults)'),
+  () =>
+    resilientOptionsAdapter(
+      'resilient-fetch bulkhead 64 (fixed)',
+      { defaults: { bulkhead: { maxConcurrent: 64 } } },
+      'bulkhead: { maxConcurrent: 64 } (a fixed limit above the capacity; queue at its defaults)',
+    ),
+  () =>
+    resilientOptionsAdapter(
+      "resilient-fetch bulkhead 'auto'",
+      { defaults: { bulkhead: { maxConcurrent: 'auto', maxQueued: 0 } } },
+      "bulkhead: { maxConcurrent: 'auto', maxQueued: 0 } (learned limit, over it rejected at once)",
+    ),
+];
+
+const overloadScenario = ({ name, backlog, clients }: Variant): Scenario => ({
+  name,
   run: async (_server, log) => {
     const capacity = envInt('BENCH_OVERLOAD_CAPACITY', 10);
     const serviceMs = envInt('BENCH_OVERLOAD_SERVICE_MS', 100);
@@ -100,14 +126,14 @@ export const overload: Scenario = {
     const bounds = phases.map((_, i) => phases.slice(0, i).reduce((sum, p) => sum + p.durationMs, 0));
     const end = bounds[2]! + phases[2]!.durationMs;
     const drop = bounds[2]!;
-    const server = await startCapacityServer({ capacity, serviceMs, rejectCostMs, windowMs });
+    const server = await startCapacityServer({ capacity, serviceMs, rejectCostMs, windowMs, backlog });
     const perRow: RowRuns[] = [];
     const timelines: Record<string, Array<CapacityWindow & { goodput: number; offered: number }>> = {};
     try {
       for (let round = 0; round < rounds; round++) {
-        for (const [i, factory] of OVERLOAD_CLIENTS.entries()) {
+        for (const [i, factory] of clients.entries()) {
           const adapter = factory();
-          const run = `overload-r${round}-a${i}`;
+          const run = `${name}-r${round}-a${i}`;
           while (server.inService() > 0) await sleep(20);
           server.mark();
           let outcomes;
@@ -187,9 +213,9 @@ export const overload: Scenario = {
     const rows = rowsFromRuns(perRow, 'goodput2');
     const label = (p: number) => `${steps[p]!.factor}× (${phases[p]!.ratePerSecond}/s)`;
     const result = {
-      ...resultHeader('overload'),
-      description: `capacity ${capacity} in service × ${serviceMs} ms (${perSecond}/s), 503 beyond it costing ${rejectCostMs} ms of service each; open loop ${steps.map((s, p) => `${label(p)} for ${s.durationMs / 1000} s`).join(' → ')}`,
-      parameters: { capacity, serviceMs, rejectCostMs, windowMs, rounds, naiveRetries: NAIVE_RETRIES, perSecond },
+      ...resultHeader(name),
+      description: `capacity ${capacity} in service × ${serviceMs} ms (${perSecond}/s)${backlog > 0 ? `, a backlog of ${backlog} waiting (first in, first out)` : ''}, 503 beyond it costing ${rejectCostMs} ms of service each; open loop ${steps.map((s, p) => `${label(p)} for ${s.durationMs / 1000} s`).join(' → ')}`,
+      parameters: { capacity, serviceMs, rejectCostMs, windowMs, backlog, rounds, naiveRetries: NAIVE_RETRIES, perSecond },
       ratioOf: 'goodput2',
       columns: [
         { key: 'calls', label: 'calls', digits: 0 },
@@ -238,15 +264,15 @@ export const overload: Scenario = {
     return {
       result,
       svgs: {
-        'overload.svg': timelineChart(
-          'overload: goodput over time',
+        [`${name}.svg`]: timelineChart(
+          `${name}: goodput over time`,
           caption,
           'successful calls / s',
           [...series('goodput'), offered],
           phaseMarks,
         ),
-        'overload-in-service.svg': timelineChart(
-          'overload: requests in service at the server',
+        [`${name}-in-service.svg`]: timelineChart(
+          `${name}: requests in service at the server`,
           caption,
           'in service (mean per window)',
           [...series('meanInService'), limit],
@@ -255,4 +281,11 @@ export const overload: Scenario = {
       },
     };
   },
-};
+});
+
+export const overload = overloadScenario({ name: 'overload', backlog: 0, clients: OVERLOAD_CLIENTS });
+export const overloadQueue = overloadScenario({
+  name: 'overload-queue',
+  backlog: envInt('BENCH_OVERLOAD_BACKLOG', 100),
+  clients: OVERLOAD_QUEUE_CLIENTS,
+});

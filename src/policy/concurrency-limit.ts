@@ -1,25 +1,39 @@
 /**
- * The learned concurrency limit of `bulkhead: { maxConcurrent: 'auto' }`: Netflix's Gradient2
- * (concurrency-limits `Gradient2Limit`), with AIMD's multiplicative decrease on overload answers.
+ * The learned concurrency limit of `bulkhead: { maxConcurrent: 'auto' }`: Netflix Gradient2's update
+ * rule (concurrency-limits `Gradient2Limit`), judged against a windowed minimum RTT as Envoy's
+ * adaptive concurrency filter is, plus AIMD's multiplicative decrease on overload answers.
  *
- * Why Gradient2 and not Envoy's adaptive concurrency filter or Vegas: both of those judge latency
- * against a *minimum* RTT, which they must re-measure now and then by cutting concurrency to a floor
- * (Envoy: every 60 s ± jitter, down to 3 requests, for the time of 50 samples). A client cannot
- * afford that pause on every origin, and a minimum is easily fooled by one lucky sample. Gradient2
- * judges the recent average RTT (`rtt`) against a long-term average (`baseline`, an exponential
- * average over ~600 samples) and so follows a baseline that drifts, without probing.
- *
- * Why the decrease on overload answers: a server that sheds load answers 429/503 fast, and a
- * latency-only limit reads fast answers as health and grows. Netflix's AIMD limit backs off by 0.9
- * on a drop; so does this one, once per window that saw one (a 429 or 503, or an attempt timeout).
- *
- * Per window of `WINDOW_SAMPLES` answers (or `WINDOW_MS`, whichever ends first):
- * - with overload answers: `limit = max(MIN_LIMIT, limit × BACKOFF)`;
+ * Per window of `WINDOW_SAMPLES` answers (or `WINDOW_MS`, whichever ends first), with `rtt` the
+ * window's average time to response headers and `baseline` the least window average of the last
+ * `BASELINE_MS`:
+ * - with overload answers (a 429 or 503, an attempt timeout):
+ *   `limit ← max(MIN_LIMIT, min(limit, in flight) × BACKOFF)`, `in flight` being the most requests
+ *   in flight when a request that drew one was sent (what the origin would not take: at the start
+ *   of an overload the limit falls there at once, not 0.9 at a time); at most once per round trip (as TCP lowers its
+ *   window once per loss event), since answers within one baseline RTT of a decrease were caused by
+ *   the old limit;
  * - else, when at least half the limit was in use (Gradient2 does not grow an idle limit):
- *   `gradient = clamp(TOLERANCE × baseline / rtt, 0.5, 1)`,
- *   `limit ← limit × (1 − SMOOTHING) + (limit × gradient + HEADROOM) × SMOOTHING`;
- * - the baseline decays by 0.9 when it is more than twice the recent RTT (after a long overload,
- *   Gradient2's own rule), so the limit recovers as soon as latency does.
+ *   `gradient = clamp(baseline / rtt, 0.5, 1)`,
+ *   `limit ← limit × (1 − SMOOTHING) + (limit × gradient + headroom) × SMOOTHING`. It settles where
+ *   about `HEADROOM` requests wait at the origin: enough to keep it busy, few enough that latency
+ *   stays near its unloaded value. Within 10 % of the limit that last drew overload answers the
+ *   headroom is `HEADROOM × PLATEAU` (CUBIC's plateau near its last loss), so a server that sheds
+ *   load is probed rarely instead of every few windows. Below that limit, while latency is at the
+ *   baseline, the headroom is the limit itself (TCP's slow start up to its threshold): the limit
+ *   grows by a fifth per window back to where the origin last pushed back.
+ *
+ * Why these choices:
+ * - The baseline is a *windowed minimum*, not Gradient2's long exponential average: under a
+ *   sustained overload that average follows the queue up within seconds (at 100 answers/s a
+ *   600-sample average moves 63 % of the way in 6 s) and the limit drifts up with it, which is the
+ *   queue growth the limit exists to stop. A minimum over 30 s of window averages (not of single
+ *   answers: one lucky sample does not set it) holds for that long.
+ * - No probing: Envoy re-measures its minimum every 60 s ± jitter by cutting concurrency to 3 for
+ *   50 samples, a pause a client cannot afford on every origin. Instead the window minimum ages
+ *   out: a baseline that really rose (a slower backend) is the new one after `BASELINE_MS`.
+ * - The decrease on overload answers: a server that sheds load answers 429/503 fast, and a
+ *   latency-only limit reads fast answers as health and grows (Netflix's AIMD limit backs off by 0.9
+ *   on a drop; so does this one).
  */
 
 /** Netflix Gradient2's initial limit. */
@@ -28,16 +42,19 @@ export const INITIAL_LIMIT = 20;
 export const MIN_LIMIT = 1;
 /** Netflix Gradient2's smoothing: how much of each new estimate is taken. */
 export const SMOOTHING = 0.2;
-/** Netflix Gradient2's queue size: how much the limit may grow per window while latency stays at the baseline. */
-export const HEADROOM = 4;
-/** Latency up to this multiple of the baseline is not queueing (Netflix's earlier `rttTolerance`). */
-export const TOLERANCE = 1.5;
-/** Samples of the long-term average (Netflix's `longWindow`). */
-export const BASELINE_SAMPLES = 600;
-/** Samples averaged plainly before the long-term average starts (Netflix's warm-up). */
-const WARMUP = 10;
+/**
+ * Requests allowed to wait at the origin (Gradient2's `queueSize`, 4; Envoy's headroom is the square
+ * root of the limit): 2 keeps an origin of a few dozen slots busy at about 1.2 × its unloaded latency.
+ */
+export const HEADROOM = 2;
+/** How long the least window RTT stays the baseline, ms. */
+export const BASELINE_MS = 30_000;
+/** The baseline's buckets: the minimum of each `BASELINE_MS / BASELINE_BUCKETS` ms. */
+const BASELINE_BUCKETS = 30;
 /** AIMD's backoff ratio on an overload answer (Netflix `AIMDLimit` default). */
 export const BACKOFF = 0.9;
+/** How much slower the limit grows within 10 % of the limit that last drew overload answers. */
+export const PLATEAU = 0.1;
 /** A window closes after this many answers... */
 export const WINDOW_SAMPLES = 10;
 /** ...or this many milliseconds after its first answer. */
@@ -48,14 +65,20 @@ export type LimitChange = { from: number; to: number; rtt: number; baseline: num
 export class ConcurrencyLimit {
   #limit: number;
   readonly #max: number;
-  #baseline = 0;
-  #baselineSamples = 0;
+  /** Least window RTT per bucket of the baseline's span: [bucket start, min]. */
+  readonly #minima: Array<[number, number]> = [];
   // The current window.
   #sum = 0;
   #samples = 0;
   #drops = 0;
   #busiest = 0;
+  /** The most requests in flight when a request that drew an overload answer was sent, this window. */
+  #dropInFlight = 0;
   #opened = 0;
+  /** When the limit was last lowered for overload answers. */
+  #loweredAt = -Infinity;
+  /** The concurrency the origin last pushed back at (0: none yet). */
+  #overloadedAt = 0;
 
   constructor(max: number, initial = INITIAL_LIMIT) {
     this.#max = max;
@@ -64,12 +87,14 @@ export class ConcurrencyLimit {
 
   /** Requests allowed in flight now (a whole number >= MIN_LIMIT). */
   get limit(): number {
-    return Math.max(MIN_LIMIT, Math.floor(this.#limit));
+    return Math.max(MIN_LIMIT, Math.round(this.#limit));
   }
 
-  /** The long-term average time to response headers, ms (0 before the first answer). */
+  /** The least window RTT of the last `BASELINE_MS`, ms (0 before the first window). */
   get baseline(): number {
-    return this.#baseline;
+    let least = Infinity;
+    for (const [, min] of this.#minima) least = Math.min(least, min);
+    return least === Infinity ? 0 : least;
   }
 
   /**
@@ -77,44 +102,58 @@ export class ConcurrencyLimit {
    * `inFlight` the requests in flight when it was sent. Returns the change when the limit changed.
    */
   record(rtt: number, drop: boolean, inFlight: number, now: number): LimitChange | undefined {
+    if (drop && now - this.#loweredAt < Math.max(this.baseline, rtt)) return undefined;
     if (this.#samples === 0 && this.#drops === 0) this.#opened = now;
-    if (drop) this.#drops++;
-    else {
+    if (drop) {
+      this.#drops++;
+      this.#dropInFlight = Math.max(this.#dropInFlight, inFlight);
+    } else {
       this.#sum += rtt;
       this.#samples++;
-      this.#observe(rtt);
     }
     this.#busiest = Math.max(this.#busiest, inFlight);
     if (this.#samples + this.#drops < WINDOW_SAMPLES && now - this.#opened < WINDOW_MS) return undefined;
-    return this.#close();
+    return this.#close(now);
   }
 
-  /** Adds a sample to the long-term average. */
-  #observe(rtt: number): void {
-    this.#baselineSamples++;
-    if (this.#baselineSamples <= WARMUP) this.#baseline += (rtt - this.#baseline) / this.#baselineSamples;
-    else this.#baseline += (rtt - this.#baseline) * (2 / (BASELINE_SAMPLES + 1));
+  /** Keeps `rtt` in the baseline's bucket for `now`, and forgets buckets older than `BASELINE_MS`. */
+  #observe(rtt: number, now: number): void {
+    const span = BASELINE_MS / BASELINE_BUCKETS;
+    const start = now - (now % span);
+    const last = this.#minima.at(-1);
+    if (last && last[0] === start) last[1] = Math.min(last[1], rtt);
+    else this.#minima.push([start, rtt]);
+    while (this.#minima.length > 0 && (this.#minima[0] as [number, number])[0] <= now - BASELINE_MS) this.#minima.shift();
   }
 
-  #close(): LimitChange | undefined {
+  #close(closedAt: number): LimitChange | undefined {
     const from = this.limit;
     const drops = this.#drops;
     const rtt = this.#samples > 0 ? this.#sum / this.#samples : 0;
     const busiest = this.#busiest;
+    const dropInFlight = this.#dropInFlight;
     this.#sum = 0;
     this.#samples = 0;
     this.#drops = 0;
     this.#busiest = 0;
-    if (drops > 0) this.#limit = Math.max(MIN_LIMIT, this.#limit * BACKOFF);
-    else if (rtt > 0) {
-      if (this.#baseline / rtt > 2) this.#baseline *= 0.9;
-      if (busiest >= this.#limit / 2) {
-        const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * this.#baseline) / rtt));
-        const estimate = this.#limit * gradient + HEADROOM;
-        this.#limit = Math.max(MIN_LIMIT, Math.min(this.#max, this.#limit * (1 - SMOOTHING) + estimate * SMOOTHING));
-      }
+    this.#dropInFlight = 0;
+    if (rtt > 0) this.#observe(rtt, closedAt);
+    if (drops > 0) {
+      // What the origin could not take: the limit, or fewer if that many were in flight when it said so.
+      this.#overloadedAt = Math.min(this.#limit, dropInFlight);
+      this.#limit = Math.max(MIN_LIMIT, this.#overloadedAt * BACKOFF);
+      this.#loweredAt = closedAt;
+    } else if (rtt > 0 && busiest >= this.#limit / 2) {
+      const gradient = Math.max(0.5, Math.min(1, this.baseline / rtt));
+      const below = this.#limit < this.#overloadedAt * BACKOFF;
+      const near = !below && this.#limit <= this.#overloadedAt * (2 - BACKOFF);
+      // Below the limit that last drew overload answers, with no queueing seen: back up fast (TCP's
+      // slow start up to its threshold), so one bad window does not cost many seconds of capacity.
+      const headroom = near ? HEADROOM * PLATEAU : below && gradient === 1 ? Math.max(HEADROOM, this.#limit) : HEADROOM;
+      const estimate = this.#limit * gradient + headroom;
+      this.#limit = Math.max(MIN_LIMIT, Math.min(this.#max, this.#limit * (1 - SMOOTHING) + estimate * SMOOTHING));
     }
     const to = this.limit;
-    return to === from ? undefined : { from, to, rtt, baseline: this.#baseline, drops };
+    return to === from ? undefined : { from, to, rtt, baseline: this.baseline, drops };
   }
 }

@@ -25,7 +25,7 @@ describe('ConcurrencyLimit (Gradient2 with backoff on overload answers)', () => 
   test('grows while latency stays at the baseline and the limit is in use', () => {
     const limit = new ConcurrencyLimit(1024);
     feed(limit, 50, 10, 1_000);
-    expect(limit.limit).toBeGreaterThan(INITIAL_LIMIT + 20);
+    expect(limit.limit).toBeGreaterThan(INITIAL_LIMIT + 10);
   });
 
   test('does not grow an idle limit (fewer than half of it in flight)', () => {
@@ -52,24 +52,46 @@ describe('ConcurrencyLimit (Gradient2 with backoff on overload answers)', () => 
     const limit = new ConcurrencyLimit(1024);
     let change;
     for (let i = 0; i < WINDOW_SAMPLES; i++) change = limit.record(1, true, 20, i);
-    expect(change).toMatchObject({ from: INITIAL_LIMIT, to: Math.floor(INITIAL_LIMIT * BACKOFF), drops: WINDOW_SAMPLES });
+    expect(change).toMatchObject({ from: INITIAL_LIMIT, to: Math.round(INITIAL_LIMIT * BACKOFF), drops: WINDOW_SAMPLES });
     feed(limit, 200, 1, 20, true, 100);
     expect(limit.limit).toBe(MIN_LIMIT);
+  });
+
+  test('falls at once to what the origin would not take (the most in flight when it said so)', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let change;
+    for (let i = 0; i < WINDOW_SAMPLES; i++) change = limit.record(1, true, i < 5 ? 3 : 10, i);
+    expect(change).toMatchObject({ from: INITIAL_LIMIT, to: 9 });
+  });
+
+  test('lowers at most once per round trip: overload answers right after a decrease do not lower it again', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let now = feed(limit, 5, 100, 20); // a baseline of 100 ms
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(5, true, 20, (now += 1));
+    const lowered = limit.limit;
+    for (let i = 0; i < WINDOW_SAMPLES * 3; i++) limit.record(5, true, 20, (now += 1)); // within 100 ms
+    expect(limit.limit).toBe(lowered);
+    now += 100; // a round trip later
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(5, true, 20, (now += 1));
+    expect(limit.limit).toBeLessThan(lowered);
   });
 
   test('a window also closes after WINDOW_MS with fewer samples', () => {
     const limit = new ConcurrencyLimit(1024);
     expect(limit.record(5, true, 20, 0)).toBeUndefined();
-    expect(limit.record(5, false, 20, WINDOW_MS + 1)).toMatchObject({ to: Math.floor(INITIAL_LIMIT * BACKOFF) });
+    expect(limit.record(5, false, 20, WINDOW_MS + 1)).toMatchObject({ to: Math.round(INITIAL_LIMIT * BACKOFF) });
   });
 
-  test('recovers after a long overload once latency is back (the baseline decays)', () => {
+  test('the baseline is the least window RTT of the last BASELINE_MS: a long spell of queueing does not raise it, an older minimum ages out', () => {
     const limit = new ConcurrencyLimit(1024);
-    let now = feed(limit, 600, 100, 1_000); // a long spell at 100 ms: the baseline follows
-    now = feed(limit, 20, 100, 1_000, true, now); // overload answers: down
-    const low = limit.limit;
-    feed(limit, 100, 10, 1_000, false, now); // fast again
-    expect(limit.limit).toBeGreaterThan(low);
-    expect(limit.baseline).toBeLessThan(60);
+    let now = feed(limit, 10, 10, 1_000); // unloaded: 10 ms
+    expect(limit.baseline).toBe(10);
+    // 20 s of queueing at 40 ms: the baseline holds, so the limit is pushed down, not dragged up.
+    for (let w = 0; w < 200; w++) now = feed(limit, 1, 40, 1_000, false, now + 100);
+    expect(limit.baseline).toBe(10);
+    expect(limit.limit).toBeLessThan(INITIAL_LIMIT);
+    // 30 s later with 40 ms only: that is the origin's latency now.
+    for (let w = 0; w < 400; w++) now = feed(limit, 1, 40, 1_000, false, now + 100);
+    expect(limit.baseline).toBe(40);
   });
 });
