@@ -62,8 +62,14 @@ export const DEFAULTS = deepFreeze({
     errorThresholdPercentage: 50,
     /** opossum's 0 opens on the first failure; 20 calls make a percentage meaningful. */
     volumeThreshold: 20,
-    /** opossum 30 s, .NET 5 s: 10 s lets a restarting instance come back. */
-    resetTimeout: 10_000,
+    /**
+     * The first open period. opossum 30 s, Polly 5 s, both fixed: a client then refuses calls for that
+     * long after a one-second blip. 1 s, doubled per failed probe, costs a short outage a second
+     * and a long one a probe call now and then (outlierDetection grows the same way).
+     */
+    resetTimeout: 1_000,
+    /** opossum's fixed default: a host down for good is probed twice a minute. */
+    maxResetTimeout: 30_000,
     /** opossum's default rolling window. */
     rollingCountTimeout: 10_000,
     rollingCountBuckets: 10,

@@ -122,8 +122,13 @@ export type BreakerOptions = {
   errorThresholdPercentage?: number;
   /** Calls in the rolling window before the breaker may open. @default 20 */
   volumeThreshold?: number;
-  /** Milliseconds the breaker stays open before a half-open probe. @default 10000 */
+  /**
+   * Milliseconds the breaker stays open before a half-open probe, the first time; each failed probe
+   * doubles it, up to `maxResetTimeout`, and a probe that succeeds sets it back. @default 1000
+   */
   resetTimeout?: number;
+  /** The longest the breaker stays open before a probe (a host that stays down). @default 30000 */
+  maxResetTimeout?: number;
   /** Length of the rolling statistics window, in milliseconds. @default 10000 */
   rollingCountTimeout?: number;
   /** Buckets in the rolling window. @default 10 */

@@ -175,6 +175,7 @@ const POLICY: Shape = {
     errorThresholdPercentage: number(0, 100, { exclusiveMin: true }),
     volumeThreshold: number(0, Infinity, { integer: true }),
     resetTimeout: positiveMs,
+    maxResetTimeout: positiveMs,
     rollingCountTimeout: positiveMs,
     rollingCountBuckets: number(1, Infinity, { integer: true }),
     failureStatusCodes: listOf(status, 'status codes'),
@@ -214,6 +215,16 @@ export const validatePolicy = (value: unknown, path: string): Policy => {
     if (breaker.rollingCountTimeout % breaker.rollingCountBuckets !== 0) {
       throw new RangeError(`${path}.breaker.rollingCountTimeout must be divisible by rollingCountBuckets`);
     }
+  }
+  if (
+    typeof breaker === 'object' &&
+    breaker.resetTimeout !== undefined &&
+    breaker.maxResetTimeout !== undefined &&
+    breaker.resetTimeout > breaker.maxResetTimeout
+  ) {
+    throw new RangeError(
+      `${path}.breaker.resetTimeout must be <= maxResetTimeout, got ${breaker.resetTimeout} > ${breaker.maxResetTimeout}`,
+    );
   }
   return value as Policy;
 };

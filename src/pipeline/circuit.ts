@@ -9,6 +9,12 @@
  * were all cut off (the caller's abort, the total timeout, a losing hedge) is not counted at all.
  * Half-open, the first call to arrive is the probe: its attempts go through, every other call is
  * refused until it ends, and its outcome closes or reopens the breaker.
+ *
+ * How long it stays open grows while the origin stays down: `resetTimeout` the first time, twice as
+ * long each time a probe fails, at most `maxResetTimeout`, and `resetTimeout` again once a probe
+ * succeeds (Resilience4j's exponential wait in the open state, Polly's break-duration generator,
+ * Envoy's growing ejection time). A short outage costs a second of refusals, a long one a probe
+ * call every `maxResetTimeout`.
  */
 import CircuitBreaker from 'opossum';
 import type { ResolvedBreaker } from '../options.js';
@@ -39,10 +45,15 @@ export class Circuit {
   probe: object | undefined;
   /** The options object opossum keeps as its own `options` and reads at each decision. */
   readonly #options: CircuitBreaker.Options<[Run]>;
-  #resetTimeout: number;
+  #settings: ResolvedBreaker;
+  /** Probes failed in a row since the breaker last closed: the open period is resetTimeout × 2^this. */
+  #failedProbes = 0;
+  /** How long the current (or last) open period is, in ms. */
+  #openFor: number;
 
   constructor(origin: string, settings: ResolvedBreaker, onTransition: (from: CircuitState, to: CircuitState) => void) {
-    this.#resetTimeout = settings.resetTimeout;
+    this.#settings = settings;
+    this.#openFor = settings.resetTimeout;
     // A fresh object per breaker: opossum writes its defaults (and caches, controllers) into it.
     this.#options = {
       name: origin,
@@ -66,24 +77,48 @@ export class Circuit {
       if (to === 'open') this.openedAt = Date.now();
       onTransition(from, to);
     };
+    // opossum starts its reset timer in its own 'open' listener (registered before ours), reading
+    // options.resetTimeout then: so the period of the next opening is set at each transition before.
     this.breaker.on('open', () => {
       this.probe = undefined;
+      this.#openFor = this.#options.resetTimeout ?? settings.resetTimeout;
       move('open')();
     });
-    this.breaker.on('halfOpen', move('half-open'));
-    this.breaker.on('close', move('closed'));
+    this.breaker.on('halfOpen', () => {
+      // If this probe fails, the breaker opens for twice as long.
+      this.#failedProbes++;
+      this.#setPeriod();
+      move('half-open')();
+    });
+    this.breaker.on('close', () => {
+      this.#failedProbes = 0;
+      this.#setPeriod();
+      move('closed')();
+    });
+  }
+
+  /** The period opossum will use when it next opens: resetTimeout doubled per failed probe, capped. */
+  #setPeriod(): void {
+    const { resetTimeout, maxResetTimeout } = this.#settings;
+    const cap = Math.max(resetTimeout, maxResetTimeout);
+    this.#options.resetTimeout = Math.min(cap, resetTimeout * 2 ** Math.min(this.#failedProbes, 40));
+  }
+
+  /** How long the breaker stays open this time (or stayed, the last time), in ms. */
+  get openFor(): number {
+    return this.#openFor;
   }
 
   /**
-   * A call's settings, from now on (host-state.ts's rule): the threshold and the reset timeout are
-   * read by opossum at each decision. The rolling window and the volume threshold stay as made
-   * (opossum fixes them when it builds the breaker).
+   * A call's settings, from now on (host-state.ts's rule): the threshold and the reset timeouts are
+   * read by opossum at each decision (an open period already started keeps its length). The
+   * rolling window and the volume threshold stay as made (opossum fixes them when it builds the
+   * breaker).
    */
   apply(settings: ResolvedBreaker): void {
-    const options = this.#options;
-    options.errorThresholdPercentage = settings.errorThresholdPercentage;
-    options.resetTimeout = settings.resetTimeout;
-    this.#resetTimeout = settings.resetTimeout;
+    this.#settings = settings;
+    this.#options.errorThresholdPercentage = settings.errorThresholdPercentage;
+    this.#setPeriod();
   }
 
   /** True when a call would be refused now: open, or half-open with its probe out. */
@@ -111,15 +146,19 @@ export class Circuit {
     if (this.breaker.halfOpen) {
       if (this.probe !== call) return;
       this.probe = undefined;
-      // An aborted probe tells nothing: open again, probe later.
-      if (outcome === undefined) return void this.breaker.open();
+      // An aborted probe tells nothing: open again for as long as before, probe later.
+      if (outcome === undefined) {
+        this.#failedProbes--;
+        this.#setPeriod();
+        return void this.breaker.open();
+      }
     } else if (this.breaker.opened || outcome === undefined) return;
     this.breaker.fire(outcome === 'success' ? succeeded : failed).catch(ignore);
   }
 
   /** Milliseconds until a probe may go out (0 while half-open: the probe's outcome decides). */
   get retryAfter(): number {
-    return this.breaker.opened ? Math.max(0, this.openedAt + this.#resetTimeout - Date.now()) : 0;
+    return this.breaker.opened ? Math.max(0, this.openedAt + this.#openFor - Date.now()) : 0;
   }
 
   /** Called by the registry on eviction and on `close()`: clears opossum's interval and timer. */

@@ -115,6 +115,38 @@ describe('issue-14: the defaults still do not amplify an outage', () => {
     expect(fetch.stats().hosts[server.origin]).toMatchObject({ breaker: { state: 'open' } });
   });
 
+  test('a one-second outage: the default breaker opens, probes after 1 s and serves again; a longer one doubles the wait', async () => {
+    let down = true;
+    const server = await planned(() => (down ? 503 : 200));
+    const fetch = client();
+    const origin = server.origin;
+    const breakerMoves = () =>
+      fetch.events.flatMap((e) => (e.type === 'breaker' && e.host === origin ? [`${e.from}->${e.to}`] : []));
+    // Calls at concurrency 4 until the breaker opens.
+    let i = 0;
+    while (!breakerMoves().includes('closed->open')) await run(4, 4, () => fetch(`${server.url}${i++}`));
+    const open = fetch.stats().hosts[origin]?.breaker;
+    expect(open).toMatchObject({ state: 'open' });
+    expect((open as { retryAfter: number }).retryAfter).toBeLessThanOrEqual(1_000);
+    // Still down when the first probe goes out: it fails, and the breaker opens for 2 s.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await run(1, 1, () => fetch(`${server.url}${i++}`));
+    expect(breakerMoves()).toEqual(['closed->open', 'open->half-open', 'half-open->open']);
+    const reopened = fetch.stats().hosts[origin]?.breaker as { retryAfter: number };
+    expect(reopened.retryAfter).toBeGreaterThan(1_000);
+    expect(reopened.retryAfter).toBeLessThanOrEqual(2_000);
+    // The host is back: the next probe closes it, and every call after it is a 200.
+    down = false;
+    const statuses: number[] = [];
+    while (statuses.at(-1) !== 200) {
+      statuses.push(...(await run(1, 1, () => fetch(`${server.url}${i++}`))));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(new Set(statuses)).toEqual(new Set(statuses.length > 1 ? [0, 200] : [200]));
+    expect(breakerMoves().slice(-2)).toEqual(['open->half-open', 'half-open->closed']);
+    expect(await run(50, 4, () => fetch(`${server.url}${i++}`))).toEqual(new Array(50).fill(200));
+  });
+
   test('a POST without Idempotency-Key is never re-sent after a 503 or a reset', async () => {
     const server = await planned((call) => (call % 2 === 0 ? 503 : 'reset'));
     const fetch = client();

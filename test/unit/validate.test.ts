@@ -22,6 +22,18 @@ describe('option validation at createFetch', () => {
     rejects({ defaults: { retry: { backoff: { bse: 1 } } } }, TypeError, 'defaults.retry.backoff.bse is not a known option');
   });
 
+  it('names breaker.resetTimeout above maxResetTimeout, and accepts a fixed period', () => {
+    rejects(
+      { hosts: { 'a.com': { breaker: { resetTimeout: 5_000, maxResetTimeout: 1_000 } } } },
+      RangeError,
+      'hosts["a.com"].breaker.resetTimeout must be <= maxResetTimeout, got 5000 > 1000',
+    );
+    rejects({ defaults: { breaker: { maxResetTimeout: 0 } } }, RangeError, 'defaults.breaker.maxResetTimeout must be');
+    expect(() => createFetch({ defaults: { breaker: { resetTimeout: 2_000, maxResetTimeout: 2_000 } } }).close()).not.toThrow();
+    // resetTimeout alone above the default cap: a fixed period of resetTimeout.
+    expect(() => createFetch({ defaults: { breaker: { resetTimeout: 60_000 } } }).close()).not.toThrow();
+  });
+
   it('rejects malformed host patterns', () => {
     for (const key of ['', 'http://a.com', 'a.com/path', '*', '*.', 'a..b', 'a.*.com', 'a.com:0', 'a.com:70000', 'a b']) {
       rejects({ hosts: { [key]: {} } }, TypeError, `hosts[${JSON.stringify(key)}] is not a valid host pattern`);

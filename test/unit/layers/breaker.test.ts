@@ -168,15 +168,47 @@ describe('breaker layer', () => {
     expect(next).toHaveBeenCalledTimes(14);
   });
 
-  test('a failed probe opens the breaker again for another resetTimeout', async () => {
+  test('a failed probe opens the breaker again for twice as long, up to maxResetTimeout; a good probe resets it', async () => {
+    let code = 503;
+    const next = vi.fn<Send>(() => status(code)());
+    const policy: Policy = { breaker: { ...BREAKER, maxResetTimeout: 5_000 } };
+    const send = h.asCalls(createBreakerLayer(h.context)(next));
+    await sendMany(send, 10, () => attemptFor(A, policy));
+    /** Waits `ms` - 1: still refused; 1 ms more: the probe goes out (and fails while code is 503). */
+    const openFor = async (ms: number) => {
+      expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', retryAfter: ms } });
+      await vi.advanceTimersByTimeAsync(ms - 1);
+      await expect(send(attemptFor(A, policy))).rejects.toBeInstanceOf(CircuitOpenError);
+      await vi.advanceTimersByTimeAsync(1);
+      const calls = next.mock.calls.length;
+      expect(((await send(attemptFor(A, policy))) as Response).status).toBe(code);
+      expect(next).toHaveBeenCalledTimes(calls + 1);
+    };
+    await openFor(1_000);
+    await openFor(2_000);
+    await openFor(4_000);
+    await openFor(5_000); // capped
+    code = 200;
+    await openFor(5_000); // this probe succeeds: closed
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'closed' } });
+    code = 503;
+    // The next outage opens it for resetTimeout again.
+    await sendMany(send, 10, () => attemptFor(A, policy));
+    await openFor(1_000);
+    expect(breakerEvents(h.events).filter((e) => e.endsWith('->open'))).toHaveLength(7);
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', retryAfter: 2_000 } });
+  });
+
+  test('a probe that fails opens it for 2 × resetTimeout with the default maxResetTimeout', async () => {
     const next = vi.fn<Send>(status(503));
     const send = h.asCalls(createBreakerLayer(h.context)(next));
     await sendMany(send, 10, () => attemptFor(A));
     await vi.advanceTimersByTimeAsync(1_000);
     expect(((await send(attemptFor(A))) as Response).status).toBe(503);
     expect(next).toHaveBeenCalledTimes(11);
+    await vi.advanceTimersByTimeAsync(1_999);
     await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
-    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(1);
     expect(((await send(attemptFor(A))) as Response).status).toBe(503);
     expect(next).toHaveBeenCalledTimes(12);
     expect(breakerEvents(h.events)).toEqual([
@@ -198,7 +230,8 @@ describe('breaker layer', () => {
     const controller = new AbortController();
     controller.abort(new Error('caller left'));
     await expect(send(attemptFor(A, undefined, controller.signal))).rejects.toThrow('caller left');
-    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open' } });
+    // It told nothing, so the period does not grow: open for resetTimeout again.
+    expect(h.stats('http://a.test:8080')).toMatchObject({ breaker: { state: 'open', retryAfter: 1_000 } });
     await expect(send(attemptFor(A))).rejects.toBeInstanceOf(CircuitOpenError);
     expect(breakerEvents(h.events).at(-1)).toBe('http://a.test:8080 half-open->open');
   });
