@@ -108,7 +108,7 @@ export const outage: Scenario = {
       rows,
       notes: [
         'Load amplification = server deliveries during the down phase ÷ calls started during it (1.00 = no retries reached the server).',
-        '"resilient-fetch (defaults)" is createFetch() with only retry.limit set (3, as the peers): default back-off (100 ms → 5 s), budget and breaker (volumeThreshold 20, resetTimeout 10 s). The "rf" rows take the peers\' back-off (10 → 100 ms) and 2 s attempt timeout, and set what their names say.',
+        '"resilient-fetch (defaults)" is createFetch() with only retry.limit set (3, as the peers): default back-off (100 ms → 5 s), budget and breaker (volumeThreshold 20, open 1 s the first time, doubled per failed probe up to 30 s). The "rf" rows take the peers\' back-off (10 → 100 ms) and 2 s attempt timeout, and set what their names say.',
         '"breaker open" = calls rejected by an open breaker (CircuitOpenError, opossum EOPENBREAKER, cockatiel BrokenCircuitError); "503 returned" = calls that ended with the 503 after their retries. – = no such call.',
       ],
     };
