@@ -78,6 +78,12 @@ export const OVERLOAD_CLIENTS: readonly AdapterFactory[] = [
       { defaults: { bulkhead: { maxConcurrent: 'auto', maxQueued: 0 } } },
       "bulkhead: { maxConcurrent: 'auto', maxQueued: 0 } (learned limit, over it rejected at once)",
     ),
+  () =>
+    resilientOptionsAdapter(
+      "resilient-fetch bulkhead 'auto', queue 2",
+      { defaults: { bulkhead: { maxConcurrent: 'auto', maxQueued: 2 } } },
+      "bulkhead: { maxConcurrent: 'auto', maxQueued: 2 } (learned limit; 2 may wait, so a slot freed between arrivals is not left idle)",
+    ),
 ];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

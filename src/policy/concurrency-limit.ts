@@ -7,20 +7,24 @@
  * window's average time to response headers and `baseline` the least window average of the last
  * `BASELINE_MS`:
  * - with overload answers (a 429 or 503, an attempt timeout):
- *   `limit ← max(MIN_LIMIT, min(limit, in flight) × BACKOFF)`, `in flight` being the most requests
- *   in flight when a request that drew one was sent (what the origin would not take: at the start
- *   of an overload the limit falls there at once, not 0.9 at a time); at most once per round trip (as TCP lowers its
- *   window once per loss event), since answers within one baseline RTT of a decrease were caused by
- *   the old limit;
+ *   `limit ← max(MIN_LIMIT, point × BACKOFF)`, `point` where the origin pushed back: while the
+ *   limit is above any point seen (at the start, or after growing past it) the most requests in
+ *   flight when a refused one was sent (the limit falls there at once, not 0.9 at a time), else the
+ *   limit itself (a low in-flight count then is an origin still paying for an earlier burst of
+ *   rejections, and falling to it cut the limit to a third in the benchmark); at most once per
+ *   round trip (as TCP lowers its window once per loss event), since answers within one baseline
+ *   RTT of a decrease were caused by the old limit. The point is kept as the higher of the old and
+ *   the new unless the limit regrew by `REGROWN` since the last decrease (see `#overloadedAt`);
  * - else, when at least half the limit was in use (Gradient2 does not grow an idle limit):
  *   `gradient = clamp(baseline / rtt, 0.5, 1)`,
  *   `limit ← limit × (1 − SMOOTHING) + (limit × gradient + headroom) × SMOOTHING`. It settles where
  *   about `HEADROOM` requests wait at the origin: enough to keep it busy, few enough that latency
  *   stays near its unloaded value. Within 10 % of the limit that last drew overload answers the
  *   headroom is `HEADROOM × PLATEAU` (CUBIC's plateau near its last loss), so a server that sheds
- *   load is probed rarely instead of every few windows. Below that limit, while latency is at the
- *   baseline, the headroom is the limit itself (TCP's slow start up to its threshold): the limit
- *   grows by a fifth per window back to where the origin last pushed back.
+ *   load is probed rarely instead of every few windows. Below `point × BACKOFF`, while latency is
+ *   within `UNQUEUED` of the baseline, the headroom is the limit itself (TCP's slow start, ending at
+ *   its threshold): the limit grows by a fifth per window back to just under where the origin last
+ *   pushed back.
  *
  * Why these choices:
  * - The baseline is a *windowed minimum*, not Gradient2's long exponential average: under a
@@ -53,8 +57,18 @@ export const BASELINE_MS = 30_000;
 const BASELINE_BUCKETS = 30;
 /** AIMD's backoff ratio on an overload answer (Netflix `AIMDLimit` default). */
 export const BACKOFF = 0.9;
+/**
+ * Regrowth since the last decrease (×) after which a refusal sets a new push-back point, lower or
+ * higher; with less, a refusal is the echo of that decrease and keeps the higher point.
+ */
+export const REGROWN = 1.1;
 /** How much slower the limit grows within 10 % of the limit that last drew overload answers. */
 export const PLATEAU = 0.1;
+/**
+ * A gradient at least this high (latency within about 10 % of the baseline) counts as no queueing,
+ * for slow start: window averages are never exactly the baseline.
+ */
+export const UNQUEUED = 0.9;
 /** A window closes after this many answers... */
 export const WINDOW_SAMPLES = 10;
 /** ...or this many milliseconds after its first answer. */
@@ -77,7 +91,15 @@ export class ConcurrencyLimit {
   #opened = 0;
   /** When the limit was last lowered for overload answers. */
   #loweredAt = -Infinity;
-  /** The concurrency the origin last pushed back at (0: none yet). */
+  /** The limit the last decrease set (Infinity: none yet). */
+  #lowered = Infinity;
+  /**
+   * The concurrency the origin pushes back at (0: none yet), the limit regrows to after a decrease.
+   * A refusal right after a decrease (the limit has not regrown by `REGROWN` since) keeps the higher
+   * point: the echo of a burst of rejections whose cost the origin is still paying does not make it
+   * forget where it stood. A refusal after regrowing sets it, lower or higher: a capacity that really
+   * fell is found at the first regrowth past it.
+   */
   #overloadedAt = 0;
 
   constructor(max: number, initial = INITIAL_LIMIT) {
@@ -140,8 +162,20 @@ export class ConcurrencyLimit {
     if (rtt > 0) this.#observe(rtt, closedAt);
     if (drops > 0) {
       // What the origin could not take: the limit, or fewer if that many were in flight when it said so.
-      this.#overloadedAt = Math.min(this.#limit, dropInFlight);
-      this.#limit = Math.max(MIN_LIMIT, this.#overloadedAt * BACKOFF);
+      // Above any push-back seen (the start, or after growing past it), the limit was never tested:
+      // the concurrency in flight when the origin said no is where it stands. At or below a known
+      // push-back point, an overload answer means a little too much: the limit backs off from itself
+      // (the in flight of a request refused then may be low only because the origin was still paying
+      // for an earlier burst of rejections).
+      const untested = this.#limit > this.#overloadedAt * (2 - BACKOFF);
+      const pushedBackAt = untested ? Math.min(this.#limit, dropInFlight) : this.#limit;
+      // Refused again after regrowing by a tenth or more since the last decrease: this is where the
+      // origin stands now, lower or higher than before. Refused with no such regrowth (the echo of
+      // the last decrease, or a creep at the plateau): the higher of the two points is kept.
+      const regrown = this.#limit >= this.#lowered * REGROWN;
+      this.#overloadedAt = regrown ? pushedBackAt : Math.max(pushedBackAt, this.#overloadedAt);
+      this.#limit = Math.max(MIN_LIMIT, pushedBackAt * BACKOFF);
+      this.#lowered = this.#limit;
       this.#loweredAt = closedAt;
     } else if (rtt > 0 && busiest >= this.#limit / 2) {
       const gradient = Math.max(0.5, Math.min(1, this.baseline / rtt));
@@ -149,9 +183,13 @@ export class ConcurrencyLimit {
       const near = !below && this.#limit <= this.#overloadedAt * (2 - BACKOFF);
       // Below the limit that last drew overload answers, with no queueing seen: back up fast (TCP's
       // slow start up to its threshold), so one bad window does not cost many seconds of capacity.
-      const headroom = near ? HEADROOM * PLATEAU : below && gradient === 1 ? Math.max(HEADROOM, this.#limit) : HEADROOM;
+      const slowStart = below && gradient >= UNQUEUED;
+      const headroom = near ? HEADROOM * PLATEAU : slowStart ? Math.max(HEADROOM, this.#limit) : HEADROOM;
       const estimate = this.#limit * gradient + headroom;
-      this.#limit = Math.max(MIN_LIMIT, Math.min(this.#max, this.#limit * (1 - SMOOTHING) + estimate * SMOOTHING));
+      const next = this.#limit * (1 - SMOOTHING) + estimate * SMOOTHING;
+      // Slow start ends at its threshold (as TCP's at ssthresh): from there the plateau probes.
+      const capped = slowStart ? Math.min(next, Math.max(this.#limit, this.#overloadedAt * BACKOFF)) : next;
+      this.#limit = Math.max(MIN_LIMIT, Math.min(this.#max, capped));
     }
     const to = this.limit;
     return to === from ? undefined : { from, to, rtt, baseline: this.baseline, drops };

@@ -76,6 +76,59 @@ describe('ConcurrencyLimit (Gradient2 with backoff on overload answers)', () => 
     expect(limit.limit).toBeLessThan(lowered);
   });
 
+  test('an echo after a decrease (overload answers sent at a low concurrency) backs off from the limit, not down to that concurrency', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let now = feed(limit, 5, 100, 20); // baseline 100 ms
+    // The origin pushes back at 11: the limit falls there at once (it was never tested).
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, true, 11, (now += 1));
+    expect(limit.limit).toBe(Math.round(11 * BACKOFF));
+    // A round trip later, refusals of requests sent with only 4 in flight: the origin was still busy
+    // with the rejections of the burst. One more step of BACKOFF, not a fall to 4 × BACKOFF.
+    now += 150;
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, true, 4, (now += 1));
+    expect(limit.limit).toBe(Math.round(11 * BACKOFF * BACKOFF));
+  });
+
+  test('below where the origin pushed back, with latency within 10 % of the baseline, it regrows by about a fifth per window', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let now = feed(limit, 5, 100, 20);
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, true, 20, (now += 1));
+    now += 150;
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, true, 20, (now += 1));
+    now += 150;
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, true, 20, (now += 1));
+    const low = limit.limit; // 15 (the echoes keep the push-back point at 20)
+    // Answers 5 % slower than the baseline (a window average is never exactly it), in full use: a
+    // fifth more in one window, up to the slow-start threshold (0.9 of the push-back point, 18).
+    // Without slow start (a gradient of 0.95 and a headroom of 2) one window would reach 15.3.
+    now = feed(limit, 1, 105, 1_000, false, now + 150);
+    expect(low).toBe(15);
+    expect(limit.limit).toBe(17);
+    now = feed(limit, 1, 105, 1_000, false, now);
+    expect(limit.limit).toBe(18);
+    // Within 10 % of the push-back point it only creeps.
+    now = feed(limit, 3, 105, 1_000, false, now);
+    expect(limit.limit).toBeLessThanOrEqual(20);
+  });
+
+  test('when the origin takes fewer than before, the limit settles there and stops probing the old point', () => {
+    const limit = new ConcurrencyLimit(1024);
+    let now = feed(limit, 5, 100, 20);
+    for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, true, 40, (now += 1)); // pushed back at ~20
+    // From now on it refuses anything over 6 in flight; the limit is always in full use.
+    const refused: boolean[] = [];
+    for (let w = 0; w < 80; w++) {
+      const over = limit.limit > 6;
+      refused.push(over);
+      now += 150;
+      for (let i = 0; i < WINDOW_SAMPLES; i++) limit.record(100, over, limit.limit, (now += 1));
+    }
+    expect(limit.limit).toBeGreaterThanOrEqual(4);
+    expect(limit.limit).toBeLessThanOrEqual(7);
+    // Refused windows: the way down, then a probe now and then, not every few windows.
+    expect(refused.slice(40).filter(Boolean).length).toBeLessThanOrEqual(4);
+  });
+
   test('a window also closes after WINDOW_MS with fewer samples', () => {
     const limit = new ConcurrencyLimit(1024);
     expect(limit.record(5, true, 20, 0)).toBeUndefined();
