@@ -104,11 +104,6 @@ export class Circuit {
     this.#options.resetTimeout = Math.min(cap, resetTimeout * 2 ** Math.min(this.#failedProbes, 40));
   }
 
-  /** How long the breaker stays open this time (or stayed, the last time), in ms. */
-  get openFor(): number {
-    return this.#openFor;
-  }
-
   /**
    * A call's settings, from now on (host-state.ts's rule): the threshold and the reset timeouts are
    * read by opossum at each decision (an open period already started keeps its length). The

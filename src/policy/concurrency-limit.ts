@@ -161,7 +161,6 @@ export class ConcurrencyLimit {
     this.#dropInFlight = 0;
     if (rtt > 0) this.#observe(rtt, closedAt);
     if (drops > 0) {
-      // What the origin could not take: the limit, or fewer if that many were in flight when it said so.
       // Above any push-back seen (the start, or after growing past it), the limit was never tested:
       // the concurrency in flight when the origin said no is where it stands. At or below a known
       // push-back point, an overload answer means a little too much: the limit backs off from itself
