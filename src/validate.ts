@@ -211,20 +211,18 @@ export const validatePolicy = (value: unknown, path: string): Policy => {
     throw new RangeError(`${path}.hedge.delay.min must be <= max, got ${delay.min} > ${delay.max}`);
   }
   const breaker = (value as Policy).breaker;
-  if (typeof breaker === 'object' && breaker.rollingCountTimeout !== undefined && breaker.rollingCountBuckets !== undefined) {
-    if (breaker.rollingCountTimeout % breaker.rollingCountBuckets !== 0) {
+  if (typeof breaker === 'object') {
+    const { rollingCountTimeout, rollingCountBuckets, resetTimeout, maxResetTimeout } = breaker;
+    if (
+      rollingCountTimeout !== undefined &&
+      rollingCountBuckets !== undefined &&
+      rollingCountTimeout % rollingCountBuckets !== 0
+    ) {
       throw new RangeError(`${path}.breaker.rollingCountTimeout must be divisible by rollingCountBuckets`);
     }
-  }
-  if (
-    typeof breaker === 'object' &&
-    breaker.resetTimeout !== undefined &&
-    breaker.maxResetTimeout !== undefined &&
-    breaker.resetTimeout > breaker.maxResetTimeout
-  ) {
-    throw new RangeError(
-      `${path}.breaker.resetTimeout must be <= maxResetTimeout, got ${breaker.resetTimeout} > ${breaker.maxResetTimeout}`,
-    );
+    if (resetTimeout !== undefined && maxResetTimeout !== undefined && resetTimeout > maxResetTimeout) {
+      throw new RangeError(`${path}.breaker.resetTimeout must be <= maxResetTimeout, got ${resetTimeout} > ${maxResetTimeout}`);
+    }
   }
   return value as Policy;
 };
